@@ -1,0 +1,56 @@
+"""The ``collbench`` command: one module per subcommand in :mod:`bench.commands`."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import UsageError
+from .mpienv import abort, is_root
+from .options import Parser
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="collbench", description="All-reduce benchmarks over MPI: hand-written algorithms against the baselines."
+    )
+    parser.add_argument("--version", action="version", version=f"collbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, module in COMMANDS.items():
+        command = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; its exit status (2 for bad input, after a one-line message)."""
+    import collectives
+
+    parser = build_parser()
+    try:
+        collectives.load_plugins()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
+        return args.handler(args)
+    except (UsageError, collectives.CollectiveError) as exc:
+        if is_root():
+            print(f"collbench: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+
+def entry() -> None:
+    """Console-script entry point: any unexpected failure ends every rank instead of hanging them."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = 130
+    except Exception:
+        traceback.print_exc()
+        abort(1)
+        code = 1
+    sys.exit(code)

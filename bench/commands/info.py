@@ -1,0 +1,62 @@
+"""Show the MPI library, ranks, hosts, ranks per node, packages and registered algorithms."""
+
+from __future__ import annotations
+
+import argparse
+
+import collectives
+
+from ..environment import describe
+
+HELP = "show the MPI library, the job's layout, packages and algorithms"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def main(args: argparse.Namespace) -> int:
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    meta = describe(comm)
+    if comm.Get_rank() != 0:
+        return 0
+    mpi = meta["mpi"]
+    print(
+        f"MPI library:    {mpi['library']} (MPI standard {mpi['standard']}, vendor {mpi['vendor']} {mpi['vendor_version']})"
+    )
+    print(f"ranks:          {meta['nranks']}")
+    print(f"nodes:          {meta['nodes']}")
+    print(f"ranks per node: {meta['ranks_per_node']}")
+    hosts: dict[str, list[int]] = {}
+    for rank, host in enumerate(meta["hosts"]):
+        hosts.setdefault(host, []).append(rank)
+    for host, ranks in hosts.items():
+        print(f"  host {host}: ranks {_ranges(ranks)}")
+    print("packages:       " + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()))
+    print("algorithms:")
+    for name in collectives.names():
+        cls = collectives.get(name)
+        reason = cls.unavailable_reason()
+        state = f"unavailable: {reason}" if reason else "available"
+        print(f"  {name:<8} {cls.description} [{state}]")
+    if meta["env"]:
+        print("environment:")
+        for key, value in meta["env"].items():
+            print(f"  {key}={value}")
+    return 0
+
+
+def _ranges(ranks: list[int]) -> str:
+    """``0-3,6`` for [0, 1, 2, 3, 6]."""
+    spans: list[str] = []
+    start = prev = ranks[0]
+    for rank in ranks[1:] + [None]:
+        if rank is not None and rank == prev + 1:
+            prev = rank
+            continue
+        spans.append(str(start) if start == prev else f"{start}-{prev}")
+        if rank is not None:
+            start = prev = rank
+    return ",".join(spans)

@@ -1,0 +1,173 @@
+"""Run an all-reduce sweep under mpiexec/srun: check, time and record every case.
+
+Example: mpiexec -n 4 collbench run --algo mpi -b 8 -e 16M -f 2 -d float32 -o sum
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import collectives
+
+from ..console import Console
+from ..environment import describe
+from ..errors import UsageError
+from ..iterations import IterationPolicy
+from ..options import add_output_options, non_negative_int, positive_float, positive_int, split_list
+from ..outdir import claim, utc_now
+from ..results import ResultsWriter
+from ..sizes import parse_factor, parse_size, sweep
+from ..sweep import PLACEMENTS, Sweep, SweepConfig
+from ..timing import TIMING_MODES
+
+HELP = "run an all-reduce sweep (under mpiexec or srun)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--algo", default="mpi", help="comma-separated algorithms (default: mpi); 'collbench info' lists them"
+    )
+    parser.add_argument("-b", "--minbytes", default="8", help="smallest message size, e.g. 8, 64K, 1M (default: 8)")
+    parser.add_argument("-e", "--maxbytes", default="16M", help="largest message size (default: 16M)")
+    parser.add_argument("-f", "--stepfactor", default="2", help="multiply the size by this each step (default: 2)")
+    parser.add_argument(
+        "-n",
+        "--iters",
+        type=positive_int,
+        help="timed iterations per size (default: scaled by volume, bounded by --time-budget)",
+    )
+    parser.add_argument(
+        "-w", "--warmup", type=non_negative_int, default=5, help="untimed warm-up iterations per size (default: 5)"
+    )
+    parser.add_argument(
+        "-c",
+        "--check",
+        type=non_negative_int,
+        default=1,
+        help="correctness passes per size before timing; 0 disables (default: 1)",
+    )
+    parser.add_argument(
+        "-d",
+        "--dtype",
+        default="float32",
+        help=f"comma-separated dtypes: {', '.join(collectives.DTYPES)} (default: float32)",
+    )
+    parser.add_argument(
+        "-o", "--op", default="sum", help=f"comma-separated ops: {', '.join(collectives.OPS)} (default: sum)"
+    )
+    parser.add_argument("--placement", default="both", help="out (out of place), in (in place) or both (default)")
+    parser.add_argument(
+        "--timing", default="b2b", help="b2b: iterations back to back (default); barrier: a barrier before each"
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=positive_float,
+        default=0.5,
+        metavar="SECONDS",
+        help="with automatic iterations, time limit of one size's timed loop (default: 0.5)",
+    )
+    add_output_options(parser)
+
+
+def config_from(args: argparse.Namespace) -> SweepConfig:
+    """The validated sweep configuration; UsageError naming the first bad value."""
+    algos = split_list(args.algo, collectives.names(), "algorithm")
+    dtypes = split_list(args.dtype, collectives.DTYPES, "dtype")
+    ops = split_list(args.op, collectives.OPS, "op")
+    if args.placement not in PLACEMENTS:
+        raise UsageError(f"unknown placement {args.placement!r}; expected one of {', '.join(PLACEMENTS)}")
+    if args.timing not in TIMING_MODES:
+        raise UsageError(f"unknown timing mode {args.timing!r}; expected one of {', '.join(TIMING_MODES)}")
+    minbytes = parse_size(args.minbytes, "min size (-b)")
+    maxbytes = parse_size(args.maxbytes, "max size (-e)")
+    factor = parse_factor(args.stepfactor)
+    for dtype in dtypes:
+        itemsize = collectives.DTYPES[dtype].itemsize
+        for what, value in (("min size (-b)", minbytes), ("max size (-e)", maxbytes)):
+            if value % itemsize:
+                raise UsageError(
+                    f"{what} {value} B is not a multiple of the {itemsize}-byte {dtype}; use a multiple of {itemsize}"
+                )
+    sizes = sweep(minbytes, maxbytes, factor)
+    for algo in algos:
+        for dtype in dtypes:
+            for op in ops:
+                cls = collectives.get(algo)
+                if dtype not in cls.dtypes or op not in cls.ops:
+                    collectives.check_support(algo, dtype, op)
+    return SweepConfig(
+        algos=algos,
+        sizes=sizes,
+        dtypes=dtypes,
+        ops=ops,
+        placements=PLACEMENTS[args.placement],
+        timing=args.timing,
+        warmup=args.warmup,
+        check=args.check,
+        policy=IterationPolicy(iters=args.iters, budget=args.time_budget),
+    )
+
+
+def _claim_directory(comm: Any, requested: str | None) -> str:
+    """Rank 0 creates the results directory; every rank learns its path or the same error."""
+    verdict: tuple[str, str] | None = None
+    if comm.Get_rank() == 0:
+        try:
+            verdict = ("ok", str(claim(requested)))
+        except UsageError as exc:
+            verdict = ("error", str(exc))
+    status, value = comm.bcast(verdict, root=0)
+    if status == "error":
+        raise UsageError(value)
+    return value
+
+
+def _settings(config: SweepConfig) -> list[str]:
+    iters = (
+        f"{config.policy.iters} per size"
+        if config.policy.iters
+        else f"auto (<= {config.policy.budget:g} s of timing per size)"
+    )
+    return [
+        f"timing: {config.timing}, warm-up {config.warmup}, iterations {iters}; time = median of the slowest rank's samples",
+        f"check passes per size: {config.check}",
+    ]
+
+
+def main(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    root = comm.Get_rank() == 0
+    out_dir = _claim_directory(comm, args.out)
+    meta = describe(comm)
+    console = Console(sys.stdout if root else None)
+    header = {
+        "collbench_version": meta["packages"].get("collbench", ""),
+        "label": args.label,
+        "start_time": utc_now(),
+        **meta,
+        "config": {
+            "algos": config.algos,
+            "sizes": config.sizes,
+            "dtypes": config.dtypes,
+            "ops": config.ops,
+            "placements": list(config.placements),
+            "timing": config.timing,
+            "warmup": config.warmup,
+            "check": config.check,
+            "iters": config.policy.iters,
+            "time_budget_s": config.policy.budget,
+        },
+    }
+    writer = ResultsWriter(out_dir, header) if root else None
+    console.header(meta, _settings(config) + [f"results: {out_dir}"])
+    sweeper = Sweep(comm, config, console, writer, meta)
+    nwrong = sweeper.run()
+    if writer:
+        writer.close({"end_time": utc_now(), "complete": True, "nwrong_total": nwrong})
+    console.footer(nwrong, out_dir, sweeper.rows)
+    return 1 if nwrong else 0

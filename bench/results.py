@@ -1,0 +1,305 @@
+"""Result files: writing them as a sweep runs, and loading any of them into a DataFrame.
+
+A run directory holds three files (the schema is documented in README.md):
+
+- ``results.jsonl`` — the journal: a ``header`` record, then one ``row`` or ``skip`` record
+  per measurement as it completes (flushed and fsynced), then a ``footer``. A run cut short
+  leaves a journal without a footer, which still loads.
+- ``results.json`` — the record: one versioned document with the metadata, every row with
+  its samples and stats, and every skip; written to a temporary file and renamed at the end.
+- ``results.csv`` — a flat projection of the rows, one line per measurement.
+
+:func:`load` reads any of the three (or a run directory) into the same DataFrame.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCHEMA = "collbench.results"
+SCHEMA_VERSION = 1
+
+# Flat columns of a measurement, in order, with the kind of value each holds.
+COLUMNS: dict[str, str] = {
+    "label": "str",
+    "run_start": "str",
+    "algo": "str",
+    "p": "int",
+    "nodes": "int",
+    "bytes": "int",
+    "count": "int",
+    "dtype": "str",
+    "op": "str",
+    "placement": "str",
+    "timing": "str",
+    "iters": "int",
+    "warmup": "int",
+    "nwrong": "nint",
+    "busbw_factor": "float",
+    "time_s": "float",
+    "algbw_GBps": "float",
+    "busbw_GBps": "float",
+    "min_s": "float",
+    "p50_s": "float",
+    "mean_s": "float",
+    "p99_s": "float",
+    "max_s": "float",
+    "stdev_s": "float",
+    "params": "json",
+    "samples_s": "samples",
+}
+
+RESULT_FILES = ("results.json", "results.jsonl", "results.csv")
+
+
+class ResultsError(Exception):
+    """A result file cannot be read: the message names the file and what is wrong with it."""
+
+
+def _fsync_line(handle: Any, record: dict[str, Any]) -> None:
+    handle.write(json.dumps(record, allow_nan=True) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class ResultsWriter:
+    """Writes one run's files into ``directory``: the journal as rows arrive, the rest at ``close``."""
+
+    def __init__(self, directory: Path, header: dict[str, Any]):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.header = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **header}
+        self.rows: list[dict[str, Any]] = []
+        self.skips: list[dict[str, Any]] = []
+        self._journal = open(self.directory / "results.jsonl", "w", encoding="utf-8")
+        _fsync_line(self._journal, {"record": "header", **self.header})
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        """Record one measurement; it is on disk when this returns."""
+        self.rows.append(row)
+        _fsync_line(self._journal, {"record": "row", **row})
+
+    def add_skip(self, skip: dict[str, Any]) -> None:
+        """Record an algorithm (or case) that did not run, with its reason."""
+        self.skips.append(skip)
+        _fsync_line(self._journal, {"record": "skip", **skip})
+
+    def close(self, footer: dict[str, Any]) -> None:
+        """Finish the journal and write ``results.json`` (atomically) and ``results.csv``."""
+        _fsync_line(self._journal, {"record": "footer", **footer})
+        self._journal.close()
+        document = {**self.header, **footer, "rows": self.rows, "skips": self.skips}
+        _write_atomic(self.directory / "results.json", json.dumps(document, indent=1, allow_nan=True) + "\n")
+        write_csv(self.directory / "results.csv", flatten(document))
+
+
+def flatten(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat rows (:data:`COLUMNS`) of a results document or of a journal's header and rows."""
+    label = document.get("label") or ""
+    start = document.get("start_time") or ""
+    flat = []
+    for row in document.get("rows", []):
+        stats = row.get("stats", {})
+        record = {
+            "label": label,
+            "run_start": start,
+            **{k: row.get(k) for k in COLUMNS if k in row},
+            **{f"{name}_s": stats.get(name) for name in ("min", "p50", "mean", "p99", "max", "stdev")},
+        }
+        record["params"] = row.get("params", {})
+        record["samples_s"] = tuple(row.get("samples_s", ()))
+        flat.append(record)
+    return flat
+
+
+def _csv_cell(kind: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if kind == "float":
+        return repr(float(value))
+    if kind == "json":
+        return json.dumps(value, sort_keys=True)
+    if kind == "samples":
+        return " ".join(repr(float(v)) for v in value)
+    return str(value)
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write flat rows as CSV (atomically), every float in its exact repr."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([_csv_cell(kind, row.get(name)) for name, kind in COLUMNS.items()])
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _parse_cell(kind: str, text: str) -> Any:
+    if kind == "str":
+        return text
+    if text == "":
+        return None
+    if kind in ("int", "nint"):
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "json":
+        return json.loads(text)
+    return tuple(float(v) for v in text.split())
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The DataFrame of flat rows, with the same columns and dtypes whatever file they came from."""
+    data: dict[str, Any] = {}
+    for name, kind in COLUMNS.items():
+        values = [row.get(name) for row in rows]
+        if kind == "int":
+            data[name] = pd.array(values, dtype="int64")
+        elif kind == "nint":
+            data[name] = pd.array(values, dtype="Int64")
+        elif kind == "float":
+            data[name] = pd.array([math.nan if v is None else float(v) for v in values], dtype="float64")
+        elif kind == "json":
+            data[name] = pd.array([json.dumps(v or {}, sort_keys=True) for v in values], dtype=object)
+        elif kind == "samples":
+            data[name] = pd.array([tuple(v or ()) for v in values], dtype=object)
+        else:
+            data[name] = pd.array(["" if v is None else str(v) for v in values], dtype=object)
+    return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+def _check_header(path: Path, header: Any) -> None:
+    if not isinstance(header, dict) or header.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: not a collbench results file (no '{SCHEMA}' schema marker)")
+    version = header.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: results schema version {version!r} is not supported; this collbench reads version "
+            f"{SCHEMA_VERSION} (upgrade collbench to read newer files)"
+        )
+
+
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The results document at ``path`` (a run directory, .json or .jsonl): metadata, rows and skips.
+
+    A journal without a footer (a run cut short) loads with ``complete`` set to False.
+    """
+    path = _resolve(Path(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    if path.suffix == ".jsonl":
+        return _read_journal(path, text)
+    if path.suffix != ".json":
+        raise ResultsError(f"{path}: expected results.json, results.jsonl or a run directory")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{path}: not valid JSON ({exc}); the run may have been cut short, try results.jsonl"
+        ) from None
+    _check_header(path, document)
+    _check_rows(path, document.get("rows"))
+    return document
+
+
+def _read_journal(path: Path, text: str) -> dict[str, Any]:
+    document: dict[str, Any] | None = None
+    rows, skips = [], []
+    complete = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(text.splitlines()):
+                break  # a last line cut off mid-write: everything before it stands
+            raise ResultsError(f"{path}:{number}: not a JSON record") from None
+        kind = record.pop("record", None) if isinstance(record, dict) else None
+        if document is None:
+            if kind != "header":
+                raise ResultsError(f"{path}: not a collbench journal (first record is not a header)")
+            _check_header(path, record)
+            document = record
+        elif kind == "row":
+            rows.append(record)
+        elif kind == "skip":
+            skips.append(record)
+        elif kind == "footer":
+            document.update(record)
+            complete = True
+        else:
+            raise ResultsError(f"{path}:{number}: unknown record type {kind!r}")
+    if document is None:
+        raise ResultsError(f"{path}: empty results journal")
+    _check_rows(path, rows)
+    document.update(rows=rows, skips=skips)
+    document.setdefault("complete", complete)
+    if not complete:
+        document["complete"] = False
+    return document
+
+
+def _check_rows(path: Path, rows: Any) -> None:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "algo" in r and "bytes" in r for r in rows):
+        raise ResultsError(f"{path}: malformed rows (each row needs at least 'algo' and 'bytes')")
+
+
+def _resolve(path: Path) -> Path:
+    if path.is_dir():
+        for name in RESULT_FILES:
+            if (path / name).exists():
+                return path / name
+        raise ResultsError(f"{path}: no {', '.join(RESULT_FILES)} in this directory")
+    if not path.exists():
+        raise ResultsError(f"{path}: no such file")
+    return path
+
+
+def _load_csv(path: Path) -> pd.DataFrame:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header != list(COLUMNS):
+                raise ResultsError(f"{path}: not a collbench results.csv (unexpected columns)")
+            rows = []
+            for number, cells in enumerate(reader, 2):
+                if len(cells) != len(COLUMNS):
+                    raise ResultsError(f"{path}:{number}: expected {len(COLUMNS)} columns, found {len(cells)}")
+                rows.append({name: _parse_cell(kind, cell) for (name, kind), cell in zip(COLUMNS.items(), cells, strict=True)})
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        raise ResultsError(f"{path}: cannot read as results CSV: {exc}") from None
+    return frame(rows)
+
+
+def load(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per measurement from a run directory, results.json, results.jsonl or results.csv."""
+    resolved = _resolve(Path(path))
+    if resolved.suffix == ".csv":
+        return _load_csv(resolved)
+    try:
+        return frame(flatten(read_document(resolved)))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ResultsError(f"{resolved}: malformed results: {exc}") from None

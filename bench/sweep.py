@@ -1,0 +1,165 @@
+"""The sweep: every algorithm x dtype x op x size x placement, checked, timed and recorded.
+
+Buffers are allocated once per dtype at the largest size and viewed for each smaller one (as
+nccl-tests does); each algorithm is constructed once per size, outside any timer. Correctness
+passes run before timing and are never timed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import collectives
+
+from .check import count_wrong, expected_result, rank_input
+from .console import Console
+from .iterations import IterationPolicy
+from .results import ResultsWriter
+from .stats import bandwidths, summarize
+from .timing import measure
+
+PLACEMENTS = {"both": ("out", "in"), "out": ("out",), "in": ("in",)}
+
+
+@dataclass
+class SweepConfig:
+    """What to measure: validated, identical on every rank."""
+
+    algos: list[str]
+    sizes: list[int]
+    dtypes: list[str]
+    ops: list[str]
+    placements: tuple[str, ...] = ("out", "in")
+    timing: str = "b2b"
+    warmup: int = 5
+    check: int = 1
+    policy: IterationPolicy = field(default_factory=IterationPolicy)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def sizes_for(self, dtype: str) -> list[int]:
+        """The sweep's sizes that hold a whole number of ``dtype`` elements."""
+        itemsize = collectives.DTYPES[dtype].itemsize
+        return [s for s in self.sizes if s % itemsize == 0]
+
+
+class Sweep:
+    """Runs a :class:`SweepConfig` on ``comm``; rank 0 prints and writes results."""
+
+    def __init__(
+        self, comm: Any, config: SweepConfig, console: Console, writer: ResultsWriter | None, topo: dict[str, Any]
+    ):
+        self.comm = comm
+        self.config = config
+        self.console = console
+        self.writer = writer
+        self.topo = topo
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.nwrong_total = 0
+        self.rows = 0
+        self._tables_shown: set[str] = set()
+
+    def run(self) -> int:
+        """Run every case; the total number of wrong elements seen."""
+        for algo in self.config.algos:
+            for dtype in self.config.dtypes:
+                sizes = self.config.sizes_for(dtype)
+                if not sizes:
+                    continue
+                send = np.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, dtype=collectives.DTYPES[dtype])
+                recv = np.empty_like(send)
+                for op in self.config.ops:
+                    self._run_case(algo, dtype, op, sizes, send, recv)
+        return self.nwrong_total
+
+    def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
+        skip = {"algo": algo, "dtype": dtype, "op": op, "p": self.size, "reason": reason}
+        self.console.skip(skip)
+        if self.writer:
+            self.writer.add_skip(skip)
+
+    def _run_case(self, algo: str, dtype: str, op: str, sizes: list[int], send: np.ndarray, recv: np.ndarray) -> None:
+        cls = collectives.get(algo)
+        options = self.config.options.get(algo, {})
+        for nbytes in sizes:
+            count = nbytes // send.itemsize
+            try:
+                alg = collectives.create(algo, self.comm, count, dtype, op, **options)
+            except collectives.CollectiveError as exc:
+                self._skip(algo, dtype, op, str(exc))
+                return
+            if algo not in self._tables_shown:
+                self.console.table_header(algo, cls.description, alg.params())
+                self._tables_shown.add(algo)
+            sendbuf, recvbuf = send[:count], recv[:count]
+            expected = expected_result(self.size, count, dtype, op) if self.config.check else None
+            sendbuf[...] = rank_input(self.rank, self.size, count, dtype, op)
+            by_placement = {}
+            for placement in self.config.placements:
+                row = self._measure(alg, sendbuf, recvbuf, placement, expected)
+                row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                by_placement[placement] = row
+                self.rows += 1
+                if self.writer:
+                    self.writer.add_row(row)
+            self.console.row(nbytes, count, dtype, op, by_placement)
+
+    def _measure(
+        self,
+        alg: collectives.Allreduce,
+        sendbuf: np.ndarray,
+        recvbuf: np.ndarray,
+        placement: str,
+        expected: np.ndarray | None,
+    ) -> dict[str, Any]:
+        from mpi4py import MPI
+
+        in_place = placement == "in"
+        target = recvbuf if in_place else sendbuf
+        nwrong = None
+        if expected is not None:
+            wrong = 0
+            for _ in range(self.config.check):
+                if in_place:
+                    recvbuf[...] = sendbuf
+                else:
+                    recvbuf.fill(0)
+                alg(target, recvbuf)
+                wrong += count_wrong(recvbuf, expected)
+            nwrong = self.comm.allreduce(wrong, op=MPI.SUM)
+            self.nwrong_total += nwrong
+        if in_place:
+            recvbuf[...] = sendbuf
+        nbytes = sendbuf.nbytes
+        samples = measure(
+            alg.run,
+            target,
+            recvbuf,
+            nbytes,
+            warmup=self.config.warmup,
+            policy=self.config.policy,
+            mode=self.config.timing,
+            comm=self.comm,
+        )
+        stats = summarize(samples)
+        factor = alg.busbw_factor(self.size)
+        algbw, busbw = bandwidths(nbytes, stats["p50"], factor)
+        return {
+            "placement": placement,
+            "p": self.size,
+            "nodes": self.topo["nodes"],
+            "timing": self.config.timing,
+            "iters": int(samples.size),
+            "warmup": self.config.warmup,
+            "nwrong": nwrong,
+            "busbw_factor": factor,
+            "time_s": stats["p50"],
+            "algbw_GBps": algbw,
+            "busbw_GBps": busbw,
+            "stats": stats,
+            "params": alg.params(),
+            "samples_s": samples.tolist(),
+        }

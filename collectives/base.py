@@ -1,0 +1,138 @@
+"""The interface every all-reduce implements, and the registry that names them.
+
+An algorithm is a class registered under a name. Its constructor does all the setup (peers,
+schedules, scratch buffers, persistent requests) for one communicator, element count, dtype
+and op; calling the instance performs one all-reduce and does nothing else. The class also
+carries the metadata the harness needs: which dtypes and ops it supports, its bus-bandwidth
+factor, and whether it can run on this machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .types import ALL_DTYPES, ALL_OPS, Op, dtype_of, op_of
+
+
+class CollectiveError(Exception):
+    """An algorithm cannot be built as asked; the message says why and what would work."""
+
+
+class Unsupported(CollectiveError):
+    """The algorithm does not implement the requested dtype, op or option."""
+
+
+class Unavailable(CollectiveError):
+    """The algorithm cannot run here (a library, a device or a feature is missing)."""
+
+
+class Allreduce:
+    """Base class of every all-reduce: set up once in ``__init__``, run with ``__call__``.
+
+    Subclasses set ``name`` (through :func:`register`), may narrow ``dtypes`` and ``ops``,
+    declare the keyword ``options`` they accept with their defaults, and implement ``run``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    dtypes: ClassVar[frozenset[str]] = ALL_DTYPES
+    ops: ClassVar[frozenset[str]] = ALL_OPS
+    options: ClassVar[dict[str, Any]] = {}
+
+    @staticmethod
+    def busbw_factor(p: int) -> float:
+        """Bus-bandwidth factor for ``p`` ranks: 2(p-1)/p, as nccl-tests uses for all-reduce.
+
+        Every rank must send and receive (p-1)/p of the data twice (once reducing, once
+        gathering), so busbw = algbw * 2(p-1)/p is comparable across rank counts and with
+        the link's own bandwidth.
+        """
+        return 2.0 * (p - 1) / p if p > 0 else 0.0
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this algorithm cannot run on this machine, or None when it can."""
+        return None
+
+    def __init__(self, comm: Any, count: int, dtype: str, op: str, *, xp: Any = np, **options: Any):
+        self.comm = comm
+        self.rank: int = comm.Get_rank()
+        self.size: int = comm.Get_size()
+        self.count = int(count)
+        self.dtype_name = dtype
+        self.dtype: np.dtype = dtype_of(dtype)
+        self.op: Op = op_of(op)
+        self.xp = xp
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            accepted = ", ".join(sorted(self.options)) or "none"
+            raise Unsupported(f"{self.name}: unknown option {unknown[0]!r}; accepted options: {accepted}")
+        self.settings: dict[str, Any] = {**self.options, **options}
+
+    def params(self) -> dict[str, Any]:
+        """The parameters this instance runs with, recorded beside every measurement."""
+        return dict(self.settings)
+
+    def __call__(self, sendbuf: Any, recvbuf: Any) -> None:
+        """All-reduce ``sendbuf`` into ``recvbuf`` on every rank; the same array twice means in place."""
+        self.run(sendbuf, recvbuf)
+
+    def run(self, sendbuf: Any, recvbuf: Any) -> None:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Allreduce]] = {}
+
+
+def register(name: str):
+    """Class decorator: register an :class:`Allreduce` subclass under ``name``."""
+
+    def decorate(cls: type[Allreduce]) -> type[Allreduce]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"an algorithm named {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def names() -> list[str]:
+    """Names of every registered algorithm, in registration order."""
+    return list(_REGISTRY)
+
+
+def get(name: str) -> type[Allreduce]:
+    """The class registered as ``name``; Unsupported naming the registered ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise Unsupported(f"unknown algorithm {name!r}; registered: {', '.join(_REGISTRY)}") from None
+
+
+def check_support(name: str, dtype: str, op: str) -> None:
+    """Raise Unsupported or Unavailable when ``name`` cannot run ``dtype``/``op`` here."""
+    cls = get(name)
+    dtype_of(dtype)
+    op_of(op)
+    if dtype not in cls.dtypes:
+        raise Unsupported(f"{name} does not support dtype {dtype}; it supports {', '.join(sorted(cls.dtypes))}")
+    if op not in cls.ops:
+        raise Unsupported(f"{name} does not support op {op}; it supports {', '.join(sorted(cls.ops))}")
+    reason = cls.unavailable_reason()
+    if reason:
+        raise Unavailable(f"{name} cannot run here: {reason}")
+
+
+def create(name: str, comm: Any, count: int, dtype: str, op: str, **options: Any) -> Allreduce:
+    """Build algorithm ``name`` for ``count`` elements of ``dtype`` reduced with ``op`` on ``comm``.
+
+    All setup happens here; the returned object performs one all-reduce per call:
+    ``alg(sendbuf, recvbuf)``, or ``alg(buf, buf)`` in place.
+    """
+    check_support(name, dtype, op)
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}")
+    return get(name)(comm, count, dtype, op, **options)

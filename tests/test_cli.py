@@ -1,0 +1,121 @@
+"""The collbench command end to end, under mpiexec."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from conftest import launch_env, run_collbench
+
+from bench.results import load, read_document
+
+ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\w+)\s+(\w+)\s+(.*)$")
+
+
+def _rows(stdout: str) -> list[tuple[int, str, str, list[str]]]:
+    found = []
+    for line in stdout.splitlines():
+        match = ROW.match(line)
+        if match:
+            found.append((int(match.group(1)), match.group(3), match.group(4), match.group(5).split()))
+    return found
+
+
+def test_acceptance_sweep_three_ranks(tmp_path):
+    out = tmp_path / "run"
+    done = run_collbench(
+        3,
+        "run",
+        "--algo",
+        "mpi",
+        "-b",
+        "8",
+        "-e",
+        "1M",
+        "-f",
+        "4",
+        "-d",
+        "float32,int32,float16",
+        "-o",
+        "sum,max",
+        "-c",
+        "1",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(done.stdout)
+    sizes = [8, 32, 128, 512, 2048, 8192, 32768, 131072, 524288, 1048576]
+    assert len(rows) == len(sizes) * 3 * 2
+    for dtype in ("float32", "int32", "float16"):
+        for op in ("sum", "max"):
+            assert [r[0] for r in rows if r[1] == dtype and r[2] == op] == sizes
+    for _, _, _, cells in rows:
+        assert len(cells) == 8
+        assert cells[3] == "0" and cells[7] == "0", cells  # #wrong, out-of-place and in-place
+    frames = [load(out / name) for name in ("results.json", "results.jsonl", "results.csv")]
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], other)
+    assert len(frames[0]) == len(sizes) * 3 * 2 * 2
+    doc = read_document(out)
+    assert doc["nranks"] == 3 and len(doc["hosts"]) == 3
+    assert doc["mpi"]["library"] and doc["packages"]["mpi4py"]
+    assert "PMI_RANK" in doc["env"] or doc["env"] is not None
+    assert doc["argv"][-2:] == ["--out", str(out)]
+
+
+def test_wrong_algorithm_exits_one(tmp_path):
+    env = launch_env(COLLBENCH_PLUGINS="collbench_testalgos")
+    done = run_collbench(
+        2, "run", "--algo", "wrong", "-b", "64", "-e", "64", "-n", "2", "--out", str(tmp_path / "r"), env=env
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    df = load(tmp_path / "r")
+    assert (df["nwrong"] > 0).all()
+    assert "FAILED" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--algo", "nope"], "unknown algorithm 'nope'"),
+        (["-d", "complex64"], "unknown dtype 'complex64'"),
+        (["-o", "xor"], "unknown op 'xor'"),
+        (["--placement", "sideways"], "unknown placement 'sideways'"),
+        (["--timing", "fast"], "unknown timing mode 'fast'"),
+        (["-b", "1Q"], "is not a size"),
+        (["-b", "0"], "must be at least 1 byte"),
+        (["-b", "1M", "-e", "8"], "smaller than min size"),
+        (["-f", "1"], "must be greater than 1"),
+        (["-b", "6", "-d", "float64"], "not a multiple of the 8-byte float64"),
+        (["-n", "0"], "must be at least 1"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_bad_input_is_one_line_exit_two(args, message, tmp_path):
+    done = run_collbench(2, "run", *args, "--out", str(tmp_path / "r"), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, errors
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_second_run_never_overwrites_the_first(tmp_path):
+    out = tmp_path / "same"
+    for _ in range(2):
+        done = run_collbench(2, "run", "-b", "8", "-e", "8", "-n", "2", "--out", str(out))
+        assert done.returncode == 0, done.stderr
+    assert (out / "results.json").exists() and (tmp_path / "same-1" / "results.json").exists()
+    assert "same-1" in done.stdout
+
+
+def test_info_and_overhead():
+    done = run_collbench(2, "info")
+    assert done.returncode == 0, done.stderr
+    assert "MPI library:" in done.stdout and "ranks:          2" in done.stdout and "mpi " in done.stdout
+    done = run_collbench(2, "overhead", "-n", "50", "--rounds", "2")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"collbench run \(reported\):\s+[\d.]+ us\s+ratio [\d.]+", done.stdout)
