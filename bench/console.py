@@ -47,23 +47,28 @@ class Console:
         for text in settings:
             self.line(f"# {text}")
 
-    def table_header(self, algo: str, description: str, params: dict[str, Any]) -> None:
-        """The column headings of one algorithm's table."""
-        shown = " ".join(f"{k}={v}" for k, v in sorted(params.items()))
+    def table_header(self, algos: list[str]) -> None:
+        """The algorithms and the column headings."""
+        import collectives
+
         self.line("#")
-        self.line(f"# algo: {algo}  ({description}){'  ' + shown if shown else ''}")
-        self.line(f"#{'':>42}{'out-of-place':^34}{'in-place':^34}")
+        for algo in algos:
+            self.line(f"# {algo:<8} {collectives.get(algo).description}")
+        self.line("#")
+        self.line(f"#{'':>52}{'out-of-place':^34}{'in-place':^34}")
         self.line(
-            f"#{'size':>11} {'count':>13} {'type':>8} {'redop':>6} "
+            f"#{'size':>11} {'count':>13} {'type':>8} {'redop':>6} {'algo':>9} "
             + f"{'time':>9} {'algbw':>7} {'busbw':>7} {'#wrong':>7} " * 2
         )
         self.line(
-            f"#{'(B)':>11} {'(elements)':>13} {'':>8} {'':>6} "
+            f"#{'(B)':>11} {'(elements)':>13} {'':>8} {'':>6} {'':>9} "
             + f"{'(us)':>9} {'(GB/s)':>7} {'(GB/s)':>7} {'':>7} " * 2
         )
 
-    def row(self, nbytes: int, count: int, dtype: str, op: str, by_placement: dict[str, dict[str, Any]]) -> None:
-        """One size: time, algbw, busbw and #wrong for out-of-place then in-place."""
+    def row(
+        self, nbytes: int, count: int, dtype: str, op: str, algo: str, by_placement: dict[str, dict[str, Any]]
+    ) -> None:
+        """One size of one algorithm: time, algbw, busbw and #wrong, out-of-place then in-place."""
         cells = []
         for placement in PLACEMENT_COLUMNS:
             row = by_placement.get(placement)
@@ -74,7 +79,7 @@ class Console:
                     f"{_fmt_time(row['time_s'])} {_fmt_bw(row['algbw_GBps'])} "
                     f"{_fmt_bw(row['busbw_GBps'])} {_fmt_wrong(row['nwrong'])}"
                 )
-        self.line(f" {nbytes:>11} {count:>13} {dtype:>8} {op:>6} " + " ".join(cells))
+        self.line(f" {nbytes:>11} {count:>13} {dtype:>8} {op:>6} {algo:>9} " + " ".join(cells))
 
     def skip(self, skip: dict[str, Any]) -> None:
         where = " ".join(str(skip[k]) for k in ("dtype", "op") if skip.get(k))

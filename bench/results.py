@@ -288,7 +288,9 @@ def _load_csv(path: Path) -> pd.DataFrame:
             for number, cells in enumerate(reader, 2):
                 if len(cells) != len(COLUMNS):
                     raise ResultsError(f"{path}:{number}: expected {len(COLUMNS)} columns, found {len(cells)}")
-                rows.append({name: _parse_cell(kind, cell) for (name, kind), cell in zip(COLUMNS.items(), cells, strict=True)})
+                rows.append(
+                    {name: _parse_cell(kind, cell) for (name, kind), cell in zip(COLUMNS.items(), cells, strict=True)}
+                )
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
         raise ResultsError(f"{path}: cannot read as results CSV: {exc}") from None
     return frame(rows)

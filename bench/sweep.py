@@ -60,19 +60,22 @@ class Sweep:
         self.size = comm.Get_size()
         self.nwrong_total = 0
         self.rows = 0
-        self._tables_shown: set[str] = set()
 
     def run(self) -> int:
-        """Run every case; the total number of wrong elements seen."""
-        for algo in self.config.algos:
-            for dtype in self.config.dtypes:
-                sizes = self.config.sizes_for(dtype)
-                if not sizes:
-                    continue
-                send = np.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, dtype=collectives.DTYPES[dtype])
-                recv = np.empty_like(send)
-                for op in self.config.ops:
-                    self._run_case(algo, dtype, op, sizes, send, recv)
+        """Run every case; the total number of wrong elements seen.
+
+        Sizes are the outer loop and algorithms the inner one, so a slow spell on a shared
+        machine touches every algorithm at the sizes it hits, not one algorithm's whole curve.
+        """
+        self.console.table_header(self.config.algos)
+        for dtype in self.config.dtypes:
+            sizes = self.config.sizes_for(dtype)
+            if not sizes:
+                continue
+            send = np.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, dtype=collectives.DTYPES[dtype])
+            recv = np.empty_like(send)
+            for op in self.config.ops:
+                self._run_case(dtype, op, sizes, send, recv)
         return self.nwrong_total
 
     def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
@@ -81,31 +84,32 @@ class Sweep:
         if self.writer:
             self.writer.add_skip(skip)
 
-    def _run_case(self, algo: str, dtype: str, op: str, sizes: list[int], send: np.ndarray, recv: np.ndarray) -> None:
-        cls = collectives.get(algo)
-        options = self.config.options.get(algo, {})
+    def _run_case(self, dtype: str, op: str, sizes: list[int], send: np.ndarray, recv: np.ndarray) -> None:
+        running = list(self.config.algos)
         for nbytes in sizes:
             count = nbytes // send.itemsize
-            try:
-                alg = collectives.create(algo, self.comm, count, dtype, op, **options)
-            except collectives.CollectiveError as exc:
-                self._skip(algo, dtype, op, str(exc))
-                return
-            if algo not in self._tables_shown:
-                self.console.table_header(algo, cls.description, alg.params())
-                self._tables_shown.add(algo)
             sendbuf, recvbuf = send[:count], recv[:count]
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
             sendbuf[...] = rank_input(self.rank, self.size, count, dtype, op)
-            by_placement = {}
-            for placement in self.config.placements:
-                row = self._measure(alg, sendbuf, recvbuf, placement, expected)
-                row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
-                by_placement[placement] = row
-                self.rows += 1
-                if self.writer:
-                    self.writer.add_row(row)
-            self.console.row(nbytes, count, dtype, op, by_placement)
+            for algo in list(running):
+                try:
+                    alg = collectives.create(algo, self.comm, count, dtype, op, **self.config.options.get(algo, {}))
+                except collectives.CollectiveError as exc:
+                    self._skip(algo, dtype, op, str(exc))
+                    running.remove(algo)
+                    continue
+                by_placement = {}
+                try:
+                    for placement in self.config.placements:
+                        row = self._measure(alg, sendbuf, recvbuf, placement, expected)
+                        row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                        by_placement[placement] = row
+                        self.rows += 1
+                        if self.writer:
+                            self.writer.add_row(row)
+                finally:
+                    alg.close()
+                self.console.row(nbytes, count, dtype, op, algo, by_placement)
 
     def _measure(
         self,
@@ -119,6 +123,7 @@ class Sweep:
 
         in_place = placement == "in"
         target = recvbuf if in_place else sendbuf
+        alg.bind(target, recvbuf)
         nwrong = None
         if expected is not None:
             wrong = 0
@@ -134,16 +139,17 @@ class Sweep:
         if in_place:
             recvbuf[...] = sendbuf
         nbytes = sendbuf.nbytes
-        samples = measure(
-            alg.run,
-            target,
-            recvbuf,
-            nbytes,
-            warmup=self.config.warmup,
-            policy=self.config.policy,
-            mode=self.config.timing,
-            comm=self.comm,
-        )
+        with np.errstate(all="ignore"):  # in place, repeated sums overflow to inf: harmless for timing
+            samples = measure(
+                alg.run,
+                target,
+                recvbuf,
+                nbytes,
+                warmup=self.config.warmup,
+                policy=self.config.policy,
+                mode=self.config.timing,
+                comm=self.comm,
+            )
         stats = summarize(samples)
         factor = alg.busbw_factor(self.size)
         algbw, busbw = bandwidths(nbytes, stats["p50"], factor)

@@ -75,6 +75,15 @@ class Allreduce:
         """The parameters this instance runs with, recorded beside every measurement."""
         return dict(self.settings)
 
+    def bind(self, sendbuf: Any, recvbuf: Any) -> None:
+        """Prepare everything that depends on the buffers themselves; later calls with them are the hot path.
+
+        Calling with other buffers binds again on the fly, so this is an optimisation, never a requirement.
+        """
+
+    def close(self) -> None:
+        """Release communicators, persistent requests and scratch space (collective: every rank calls it)."""
+
     def __call__(self, sendbuf: Any, recvbuf: Any) -> None:
         """All-reduce ``sendbuf`` into ``recvbuf`` on every rank; the same array twice means in place."""
         self.run(sendbuf, recvbuf)

@@ -10,7 +10,7 @@ from conftest import launch_env, run_collbench
 
 from bench.results import load, read_document
 
-ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\w+)\s+(\w+)\s+(.*)$")
+ROW = re.compile(r"^\s+(\d+)\s+(\d+)\s+(\w+)\s+(\w+)\s+(\w+)\s+(.*)$")
 
 
 def _rows(stdout: str) -> list[tuple[int, str, str, list[str]]]:

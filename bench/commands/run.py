@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import collectives
+from collectives.blocks import parse_mesh
 
 from ..console import Console
 from ..environment import describe
@@ -68,7 +69,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="with automatic iterations, time limit of one size's timed loop (default: 0.5)",
     )
+    parser.add_argument(
+        "--chunk",
+        metavar="SIZE",
+        help="pipeline chunk of ring, tree and mesh, e.g. 256K (default: each algorithm's own)",
+    )
+    parser.add_argument(
+        "--tree-variant",
+        choices=("auto", "binomial", "pipeline", "double"),
+        help="tree variant (default: auto, by size)",
+    )
+    parser.add_argument(
+        "--rhd-variant", choices=("auto", "halving", "doubling"), help="rhd variant (default: auto, by size)"
+    )
+    parser.add_argument("--mesh", metavar="XxY", help="mesh shape, X ranks per row x Y rows (default: the most square)")
     add_output_options(parser)
+
+
+def algorithm_options(args: argparse.Namespace, algos: list[str]) -> dict[str, dict[str, Any]]:
+    """The options each algorithm gets from the command line (only those it declares)."""
+    given: dict[str, Any] = {}
+    if args.chunk:
+        given["chunk"] = parse_size(args.chunk, "chunk (--chunk)")
+    if args.mesh:
+        try:
+            parse_mesh(args.mesh)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        given["mesh"] = args.mesh
+    per_algo = {"tree": {"variant": args.tree_variant}, "rhd": {"variant": args.rhd_variant}}
+    options: dict[str, dict[str, Any]] = {}
+    for algo in algos:
+        accepted = collectives.get(algo).options
+        chosen = {k: v for k, v in given.items() if k in accepted}
+        chosen.update({k: v for k, v in per_algo.get(algo, {}).items() if v is not None and k in accepted})
+        options[algo] = chosen
+    return options
 
 
 def config_from(args: argparse.Namespace) -> SweepConfig:
@@ -107,6 +143,7 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         warmup=args.warmup,
         check=args.check,
         policy=IterationPolicy(iters=args.iters, budget=args.time_budget),
+        options=algorithm_options(args, algos),
     )
 
 
@@ -142,6 +179,13 @@ def main(args: argparse.Namespace) -> int:
 
     comm = MPI.COMM_WORLD
     root = comm.Get_rank() == 0
+    if args.mesh and "mesh" in config.algos:
+        x, y = parse_mesh(args.mesh)
+        if x * y != comm.Get_size():
+            raise UsageError(
+                f"mesh shape {args.mesh} has {x * y} ranks but the job has {comm.Get_size()}; "
+                f"give --mesh XxY with X*Y = {comm.Get_size()}"
+            )
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
     console = Console(sys.stdout if root else None)
@@ -161,6 +205,7 @@ def main(args: argparse.Namespace) -> int:
             "check": config.check,
             "iters": config.policy.iters,
             "time_budget_s": config.policy.budget,
+            "options": config.options,
         },
     }
     writer = ResultsWriter(out_dir, header) if root else None

@@ -1,0 +1,72 @@
+"""Executors for the hand-written algorithms: schedules built once, run many times.
+
+A schedule is a list of :class:`Step` s. Each step holds persistent send and receive requests
+(built by a transport on views of the caller's buffers) and, for each receive, the reduction
+to apply when it lands, as three prebuilt views ``(own, received, out)``. Nothing is allocated
+and nothing is planned while a schedule runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Reduction = tuple[Any, Any, Any] | None
+
+
+@dataclass
+class Step:
+    """One communication round: sends, receives and the reduction that follows each receive."""
+
+    sends: list[Any] = field(default_factory=list)
+    recvs: list[Any] = field(default_factory=list)
+    reduces: list[Reduction] = field(default_factory=list)
+    post_early: bool = True  # in a chain: may this step's receives be posted while the previous step runs?
+    before: Callable[[], None] | None = None  # local work (a copy) before the step's sends start
+    sends_first: bool = False  # wait for the sends before reducing (the reduction overwrites what they send)
+
+
+def run_steps(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> None:
+    """Run ``steps`` one after another; within a step, reduce each chunk as soon as it arrives."""
+    for step in steps:
+        if step.before is not None:
+            step.before()
+        transport.startall(step.recvs)
+        transport.startall(step.sends)
+        if step.sends_first:
+            transport.waitall(step.sends)
+        for request, red in zip(step.recvs, step.reduces, strict=True):
+            request.Wait()
+            if red is not None:
+                reduce(red[0], red[1], out=red[2])
+        transport.waitall(step.sends)
+
+
+def run_chain(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> None:
+    """Run a pipelined chain: chunk k of step i+1 is sent as soon as chunk k of step i is done.
+
+    Requires that step i+1 sends, chunk for chunk, what step i received (as in a ring, where each
+    step forwards the block it just reduced or received). The next step's receives are posted
+    while the current step runs unless that would write over a buffer still being sent.
+    """
+    if not steps:
+        return
+    transport.startall(steps[0].recvs)
+    transport.startall(steps[0].sends)
+    last = len(steps) - 1
+    for i, step in enumerate(steps):
+        following = steps[i + 1] if i < last else None
+        if following is not None and following.post_early:
+            transport.startall(following.recvs)
+        forward = following.sends if following is not None else None
+        for k, request in enumerate(step.recvs):
+            request.Wait()
+            red = step.reduces[k]
+            if red is not None:
+                reduce(red[0], red[1], out=red[2])
+            if forward is not None:
+                forward[k].Start()
+        transport.waitall(step.sends)
+        if following is not None and not following.post_early:
+            transport.startall(following.recvs)
