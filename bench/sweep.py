@@ -141,9 +141,7 @@ class Sweep:
         nbytes = sendbuf.nbytes
         with np.errstate(all="ignore"):  # in place, repeated sums overflow to inf: harmless for timing
             samples = measure(
-                alg.run,
-                target,
-                recvbuf,
+                alg.bound(target, recvbuf),
                 nbytes,
                 warmup=self.config.warmup,
                 policy=self.config.policy,

@@ -24,17 +24,15 @@ from .iterations import IterationPolicy
 TIMING_MODES = ("b2b", "barrier")
 
 
-def time_calls(
-    call: Callable[[Any, Any], None], sendbuf: Any, recvbuf: Any, iters: int, mode: str, comm: Any
-) -> list[float]:
-    """Run ``call(sendbuf, recvbuf)`` ``iters`` times; this rank's per-iteration seconds."""
+def time_calls(call: Callable[[], Any], iters: int, mode: str, comm: Any) -> list[float]:
+    """Run ``call()`` (one all-reduce on bound buffers) ``iters`` times; this rank's per-iteration seconds."""
     samples = [0.0] * iters
     clock = perf_counter
     if mode == "b2b":
         comm.Barrier()
         start = clock()
         for i in range(iters):
-            call(sendbuf, recvbuf)
+            call()
             stop = clock()
             samples[i] = stop - start
             start = stop
@@ -43,7 +41,7 @@ def time_calls(
         for i in range(iters):
             barrier()
             start = clock()
-            call(sendbuf, recvbuf)
+            call()
             samples[i] = clock() - start
     else:
         raise ValueError(f"unknown timing mode {mode!r}; expected one of {', '.join(TIMING_MODES)}")
@@ -61,9 +59,7 @@ def slowest(samples: list[float], comm: Any) -> np.ndarray:
 
 
 def measure(
-    call: Callable[[Any, Any], None],
-    sendbuf: Any,
-    recvbuf: Any,
+    call: Callable[[], Any],
     nbytes: int,
     *,
     warmup: int,
@@ -72,10 +68,10 @@ def measure(
     comm: Any,
 ) -> np.ndarray:
     """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration."""
-    warm = slowest(time_calls(call, sendbuf, recvbuf, warmup, mode, comm), comm) if warmup else np.empty(0)
+    warm = slowest(time_calls(call, warmup, mode, comm), comm) if warmup else np.empty(0)
     iters = None
     if comm.Get_rank() == 0:
         estimate = float(np.median(warm)) if warm.size else 0.0
         iters = policy.count(nbytes, estimate)
     iters = comm.bcast(iters, root=0)
-    return slowest(time_calls(call, sendbuf, recvbuf, iters, mode, comm), comm)
+    return slowest(time_calls(call, iters, mode, comm), comm)

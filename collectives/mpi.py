@@ -7,6 +7,8 @@ ring by size; Open MPI's coll/tuned its own table) runs unchanged: one call, in 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from .base import Allreduce, Unsupported, register
@@ -32,6 +34,10 @@ class MPIAllreduce(Allreduce):
         self._allreduce = comm.Allreduce
         self._in_place = MPI.IN_PLACE
         self._mpi_op = self.op.mpi()
+
+    def bound(self, sendbuf: Any, recvbuf: Any) -> Callable[[], Any]:
+        source = self._in_place if sendbuf is recvbuf else sendbuf
+        return functools.partial(self._allreduce, source, recvbuf, self._mpi_op)
 
     def run(self, sendbuf: Any, recvbuf: Any) -> None:
         if sendbuf is recvbuf:

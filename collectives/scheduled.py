@@ -67,12 +67,19 @@ class Scheduled(Allreduce):
         raise NotImplementedError
 
     def bind(self, sendbuf: Any, recvbuf: Any) -> None:
+        bound = self._bound
+        if bound is not None and bound[0] is sendbuf and bound[1] is recvbuf:
+            return
         self._free_requests()
         if self.size == 1:
             self._execute = _nothing if sendbuf is recvbuf else _copier(sendbuf, recvbuf)
         else:
             self._execute = self.plan(sendbuf, recvbuf)
         self._bound = (sendbuf, recvbuf)
+
+    def bound(self, sendbuf: Any, recvbuf: Any) -> Callable[[], None]:
+        self.bind(sendbuf, recvbuf)
+        return self._execute
 
     def run(self, sendbuf: Any, recvbuf: Any) -> None:
         bound = self._bound

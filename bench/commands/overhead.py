@@ -55,7 +55,7 @@ def main(args: argparse.Namespace) -> int:
     bare, p50, mean = [], [], []
     for _ in range(args.rounds):
         bare.append(_bare_loop(comm, send, recv, args.iters))
-        stats = summarize(measure(alg.run, send, recv, send.nbytes, warmup=5, policy=policy, mode="b2b", comm=comm))
+        stats = summarize(measure(alg.bound(send, recv), send.nbytes, warmup=5, policy=policy, mode="b2b", comm=comm))
         p50.append(stats["p50"])
         mean.append(stats["mean"])
     if comm.Get_rank() == 0:
