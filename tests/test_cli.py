@@ -18,7 +18,7 @@ def _rows(stdout: str) -> list[tuple[int, str, str, list[str]]]:
     for line in stdout.splitlines():
         match = ROW.match(line)
         if match:
-            found.append((int(match.group(1)), match.group(3), match.group(4), match.group(5).split()))
+            found.append((int(match.group(1)), match.group(3), match.group(4), match.group(6).split()))
     return found
 
 
