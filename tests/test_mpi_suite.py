@@ -1,4 +1,4 @@
-"""Runs tests/mpi under mpiexec at 1 to 4 ranks, and the algorithm matrix on up to 8 ranks.
+"""Runs tests/mpi under mpiexec at 1 to 4 ranks, and the algorithm matrix at 5 to 8 ranks too.
 
 Oversubscribed here (8 ranks on 2 cores), as on any laptop; written to pass at any rank count.
 """
@@ -11,26 +11,17 @@ import sys
 import pytest
 from conftest import ROOT, launch_env, mpiexec
 
+SUITES = [(n, "tests/mpi") for n in (1, 2, 3, 4)] + [(n, "tests/mpi/test_algorithms.py") for n in (5, 6, 7, 8)]
 
-@pytest.mark.parametrize("nranks", [1, 2, 3, 4])
-def test_mpi_suite(nranks, tmp_path):
-    command = [
-        mpiexec(),
-        "-n",
-        str(nranks),
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-x",
-        "-p",
-        "no:cacheprovider",
-        str(ROOT / "tests" / "mpi"),
-    ]
+
+@pytest.mark.parametrize("nranks, path", SUITES)
+def test_mpi_suite(nranks, path, tmp_path):
+    command = [mpiexec(), "-n", str(nranks), sys.executable, "-m", "pytest", "-q", "-x"]
+    command += ["-p", "no:cacheprovider", str(ROOT / path)]
     env = launch_env(COLLBENCH_MPI_BASETEMP=str(tmp_path))
     env["PYTHONPATH"] = f"{ROOT / 'tests' / 'mpi'}:{env['PYTHONPATH']}"
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"MPI suite at {nranks} ranks hung for 600 s:\n{exc.stdout}\n{exc.stderr}")
-    assert done.returncode == 0, f"MPI suite failed at {nranks} ranks:\n{done.stdout[-8000:]}\n{done.stderr[-4000:]}"
+        pytest.fail(f"{path} at {nranks} ranks hung for 600 s:\n{exc.stdout}\n{exc.stderr}")
+    assert done.returncode == 0, f"{path} failed at {nranks} ranks:\n{done.stdout[-8000:]}\n{done.stderr[-4000:]}"
