@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID")
 
@@ -32,3 +36,22 @@ def abort(code: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         mpi.COMM_WORLD.Abort(code)
+
+
+def agree(comm: Any, step: Callable[[], T]) -> T:
+    """Run ``step`` on every rank; if it raised UsageError anywhere, raise it everywhere.
+
+    A check that fails on one rank only (no GPU there, say) must stop every rank with the same
+    message, or the ranks that passed would wait in the next collective forever.
+    """
+    from .errors import UsageError
+
+    result, error = None, None
+    try:
+        result = step()
+    except UsageError as exc:
+        error = f"rank {comm.Get_rank()}: {exc}" if comm.Get_size() > 1 else str(exc)
+    errors = [e for e in comm.allgather(error) if e]
+    if errors:
+        raise UsageError(errors[0])
+    return result  # type: ignore[return-value]

@@ -16,10 +16,11 @@ import collectives
 
 from .check import count_wrong, expected_result, rank_input
 from .console import Console
+from .device import CpuDevice
 from .iterations import IterationPolicy
 from .results import ResultsWriter
 from .stats import bandwidths, summarize
-from .timing import measure
+from .timing import measure, slowest
 
 PLACEMENTS = {"both": ("out", "in"), "out": ("out",), "in": ("in",)}
 
@@ -49,9 +50,16 @@ class Sweep:
     """Runs a :class:`SweepConfig` on ``comm``; rank 0 prints and writes results."""
 
     def __init__(
-        self, comm: Any, config: SweepConfig, console: Console, writer: ResultsWriter | None, topo: dict[str, Any]
+        self,
+        comm: Any,
+        config: SweepConfig,
+        console: Console,
+        writer: ResultsWriter | None,
+        topo: dict[str, Any],
+        device: Any = None,
     ):
         self.comm = comm
+        self.device = device or CpuDevice()
         self.config = config
         self.console = console
         self.writer = writer
@@ -72,8 +80,8 @@ class Sweep:
             sizes = self.config.sizes_for(dtype)
             if not sizes:
                 continue
-            send = np.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, dtype=collectives.DTYPES[dtype])
-            recv = np.empty_like(send)
+            send = self.device.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, collectives.DTYPES[dtype])
+            recv = self.device.empty(send.size, collectives.DTYPES[dtype])
             for op in self.config.ops:
                 self._run_case(dtype, op, sizes, send, recv)
         return self.nwrong_total
@@ -90,10 +98,19 @@ class Sweep:
             count = nbytes // send.itemsize
             sendbuf, recvbuf = send[:count], recv[:count]
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
-            sendbuf[...] = rank_input(self.rank, self.size, count, dtype, op)
+            self.device.upload(rank_input(self.rank, self.size, count, dtype, op), sendbuf)
             for algo in list(running):
                 try:
-                    alg = collectives.create(algo, self.comm, count, dtype, op, **self.config.options.get(algo, {}))
+                    alg = collectives.create(
+                        algo,
+                        self.comm,
+                        count,
+                        dtype,
+                        op,
+                        xp=self.device.xp,
+                        transport=self.device.transport,
+                        **self.config.options.get(algo, {}),
+                    )
                 except collectives.CollectiveError as exc:
                     self._skip(algo, dtype, op, str(exc))
                     running.remove(algo)
@@ -141,13 +158,18 @@ class Sweep:
         nbytes = sendbuf.nbytes
         with np.errstate(all="ignore"):  # in place, repeated sums overflow to inf: harmless for timing
             samples = measure(
-                alg.bound(target, recvbuf),
+                self.device.timed(alg.bound(target, recvbuf)),
                 nbytes,
                 warmup=self.config.warmup,
                 policy=self.config.policy,
                 mode=self.config.timing,
                 comm=self.comm,
             )
+        extra: dict[str, Any] = {}
+        if self.device.name == "gpu":
+            device_times = slowest(self.device.device_samples[-samples.size :], self.comm)
+            self.device.device_samples.clear()
+            extra = {"device_samples_s": device_times.tolist(), "device_stats": summarize(device_times)}
         stats = summarize(samples)
         factor = alg.busbw_factor(self.size)
         algbw, busbw = bandwidths(nbytes, stats["p50"], factor)
@@ -166,4 +188,7 @@ class Sweep:
             "stats": stats,
             "params": alg.params(),
             "samples_s": samples.tolist(),
+            "device": self.device.name,
+            "transport": self.device.transport.kind,
+            **extra,
         }

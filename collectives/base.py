@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .transport import TransportSpec
 from .types import ALL_DTYPES, ALL_OPS, Op, dtype_of, op_of
 
 
@@ -42,6 +43,7 @@ class Allreduce:
     dtypes: ClassVar[frozenset[str]] = ALL_DTYPES
     ops: ClassVar[frozenset[str]] = ALL_OPS
     options: ClassVar[dict[str, Any]] = {}
+    baseline: ClassVar[bool] = False  # a library's all-reduce rather than one written here
 
     @staticmethod
     def busbw_factor(p: int) -> float:
@@ -58,7 +60,17 @@ class Allreduce:
         """Why this algorithm cannot run on this machine, or None when it can."""
         return None
 
-    def __init__(self, comm: Any, count: int, dtype: str, op: str, *, xp: Any = np, **options: Any):
+    def __init__(
+        self,
+        comm: Any,
+        count: int,
+        dtype: str,
+        op: str,
+        *,
+        xp: Any = np,
+        transport: TransportSpec | None = None,
+        **options: Any,
+    ):
         self.comm = comm
         self.rank: int = comm.Get_rank()
         self.size: int = comm.Get_size()
@@ -67,6 +79,7 @@ class Allreduce:
         self.dtype: np.dtype = dtype_of(dtype)
         self.op: Op = op_of(op)
         self.xp = xp
+        self.transport_spec = transport or TransportSpec(xp=xp)
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             accepted = ", ".join(sorted(self.options)) or "none"
@@ -119,8 +132,8 @@ def register(name: str):
 
 
 def names() -> list[str]:
-    """Names of every registered algorithm, in registration order."""
-    return list(_REGISTRY)
+    """Names of every registered algorithm: the hand-written ones, then the baselines, each by name."""
+    return sorted(_REGISTRY, key=lambda name: (_REGISTRY[name].baseline, name))
 
 
 def get(name: str) -> type[Allreduce]:

@@ -28,7 +28,6 @@ from .blocks import block_bounds, chunks_for, mesh_shape, parse_mesh
 from .engine import run_chain
 from .ring import ring_steps
 from .scheduled import MiB, Scheduled
-from .transport import DirectTransport
 
 
 @register("mesh")
@@ -71,7 +70,7 @@ class Mesh(Scheduled):
         chains = []
         own = sendbuf
         start, stop = 0, n
-        row_transport = DirectTransport(self.row_comm) if x > 1 else None
+        row_transport = self.transport_spec.make(self.row_comm) if x > 1 else None
         if x > 1:
             row_blocks = block_bounds(n, x)
             largest = max(b - a for a, b in row_blocks)
@@ -96,7 +95,7 @@ class Mesh(Scheduled):
             own = recvbuf
             start, stop = row_blocks[(col + 1) % x]
         if y > 1:
-            col_transport = DirectTransport(self.col_comm)
+            col_transport = self.transport_spec.make(self.col_comm)
             col_blocks = block_bounds(stop - start, y)
             largest = max(b - a for a, b in col_blocks)
             col_scratch = self.scratch(2 * largest)

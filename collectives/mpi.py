@@ -3,6 +3,10 @@
 Whatever the library chooses internally (MPICH picks recursive doubling, Rabenseifner or a
 ring by size; Open MPI's coll/tuned its own table) runs unchanged: one call, in place through
 ``MPI_IN_PLACE`` when the send and receive buffers are the same array.
+
+On device buffers the transport decides: with a CUDA-aware MPI the device arrays go straight
+to ``MPI_Allreduce`` after the stream is synchronised; otherwise they are staged through
+pinned host buffers allocated here, once (copy in, host all-reduce, copy out).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ class MPIAllreduce(Allreduce):
     """The MPI library's native Allreduce."""
 
     description = "MPI library's MPI_Allreduce"
+    baseline = True
 
     def __init__(self, comm: Any, count: int, dtype: str, op: str, **options: Any):
         super().__init__(comm, count, dtype, op, **options)
@@ -34,13 +39,38 @@ class MPIAllreduce(Allreduce):
         self._allreduce = comm.Allreduce
         self._in_place = MPI.IN_PLACE
         self._mpi_op = self.op.mpi()
+        spec = self.transport_spec
+        self._host: tuple[Any, Any] | None = None
+        if spec.staged:
+            empty = spec.xp.empty(self.count, dtype=self.dtype)
+            self._host = (spec.host_buffer(empty), spec.host_buffer(empty))
 
     def bound(self, sendbuf: Any, recvbuf: Any) -> Callable[[], Any]:
-        source = self._in_place if sendbuf is recvbuf else sendbuf
-        return functools.partial(self._allreduce, source, recvbuf, self._mpi_op)
+        spec = self.transport_spec
+        in_place = sendbuf is recvbuf
+        if self._host is not None:
+            host_send, host_recv = self._host
+            source = self._in_place if in_place else host_send
+            staged_input = recvbuf if in_place else sendbuf
+            target = host_recv
+
+            def staged() -> None:
+                spec.to_host(staged_input, host_recv if in_place else host_send)
+                self._allreduce(source, target, self._mpi_op)
+                spec.to_device(host_recv, recvbuf)
+
+            return staged
+        source = self._in_place if in_place else sendbuf
+        call = functools.partial(self._allreduce, source, recvbuf, self._mpi_op)
+        if spec.kind == "device-direct":
+            sync = spec.sync
+
+            def synced() -> None:
+                sync()
+                call()
+
+            return synced
+        return call
 
     def run(self, sendbuf: Any, recvbuf: Any) -> None:
-        if sendbuf is recvbuf:
-            self._allreduce(self._in_place, recvbuf, self._mpi_op)
-        else:
-            self._allreduce(sendbuf, recvbuf, self._mpi_op)
+        self.bound(sendbuf, recvbuf)()

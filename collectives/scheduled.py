@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from .base import Allreduce, Unsupported
-from .transport import DirectTransport
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -23,12 +20,12 @@ MiB = 1 << 20
 class Scheduled(Allreduce):
     """Base class: subclasses implement :meth:`plan`; p = 1 is a copy, handled here."""
 
-    def __init__(self, comm: Any, count: int, dtype: str, op: str, *, xp: Any = np, transport: Any = None, **options):
-        super().__init__(comm, count, dtype, op, xp=xp, **options)
+    def __init__(self, comm: Any, count: int, dtype: str, op: str, **options: Any):
+        super().__init__(comm, count, dtype, op, **options)
         # A private duplicate: the algorithm's messages can never match anyone else's.
         self.comm = comm.Dup()
-        self.transport = (transport or DirectTransport)(self.comm)
-        self.reduce = self.op.ufunc(xp)
+        self.transport = self.transport_spec.make(self.comm)
+        self.reduce = self.op.ufunc(self.xp)
         self._requests: list[Any] = []
         self._comms: list[Any] = [self.comm]
         self._bound: tuple[Any, Any] | None = None
@@ -114,7 +111,13 @@ def _copier(source: Any, target: Any) -> Callable[[], None]:
 
 def may_overlap(a: Any, b: Any) -> bool:
     """Whether two views might share memory (conservatively True when it cannot be told)."""
+    import numpy as np
+
     try:
+        if hasattr(a, "__cuda_array_interface__"):
+            import cupy
+
+            return bool(cupy.may_share_memory(a, b))
         return bool(np.may_share_memory(a, b))
-    except TypeError:
+    except (TypeError, AttributeError, ImportError):
         return True

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from capabilities import skip_or_fail  # noqa: F401  (re-exported for the tests)
 from hypothesis import settings
 
 # A shared 2-core machine runs these: time limits per example would only measure the neighbours.
@@ -34,19 +35,6 @@ def mpiexec() -> str:
     if not found:
         pytest.fail("no mpiexec found: install the 'mpich' extra (pip install -e '.[mpich,test]')")
     return found
-
-
-def required(capability: str) -> bool:
-    """Whether COLLBENCH_REQUIRE names ``capability``: then its absence fails instead of skipping."""
-    wanted = {c.strip() for c in os.environ.get("COLLBENCH_REQUIRE", "").split(",")}
-    return capability in wanted
-
-
-def skip_or_fail(capability: str, reason: str) -> None:
-    """Skip (by hand) or fail (when CI requires ``capability``) because ``reason``."""
-    if required(capability):
-        pytest.fail(f"COLLBENCH_REQUIRE names {capability}, but {reason}")
-    pytest.skip(reason)
 
 
 def launch_env(**extra: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ def test_mpi_suite(nranks, path, tmp_path):
     command = [mpiexec(), "-n", str(nranks), sys.executable, "-m", "pytest", "-q", "-x"]
     command += ["-p", "no:cacheprovider", str(ROOT / path)]
     env = launch_env(COLLBENCH_MPI_BASETEMP=str(tmp_path))
-    env["PYTHONPATH"] = f"{ROOT / 'tests' / 'mpi'}:{env['PYTHONPATH']}"
+    env["PYTHONPATH"] = f"{ROOT / 'tests' / 'mpi'}:{ROOT / 'tests'}:{env['PYTHONPATH']}"
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
     except subprocess.TimeoutExpired as exc:

@@ -13,9 +13,11 @@ import collectives
 from collectives.blocks import parse_mesh
 
 from ..console import Console
+from ..device import CUDA_AWARE_MODES, DEVICES, open_device
 from ..environment import describe
 from ..errors import UsageError
 from ..iterations import IterationPolicy
+from ..mpienv import agree
 from ..options import add_output_options, non_negative_int, positive_float, positive_int, split_list
 from ..outdir import claim, utc_now
 from ..results import ResultsWriter
@@ -83,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rhd-variant", choices=("auto", "halving", "doubling"), help="rhd variant (default: auto, by size)"
     )
     parser.add_argument("--mesh", metavar="XxY", help="mesh shape, X ranks per row x Y rows (default: the most square)")
+    parser.add_argument("--device", default="cpu", help="cpu (NumPy buffers, default) or gpu (CuPy buffers)")
+    parser.add_argument(
+        "--cuda-aware",
+        default="auto",
+        help="with --device gpu: is the MPI CUDA-aware? auto (detect, default), yes, no (stage through pinned host memory)",
+    )
     add_output_options(parser)
 
 
@@ -114,6 +122,12 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
     ops = split_list(args.op, collectives.OPS, "op")
     if args.placement not in PLACEMENTS:
         raise UsageError(f"unknown placement {args.placement!r}; expected one of {', '.join(PLACEMENTS)}")
+    if args.device not in DEVICES:
+        raise UsageError(f"unknown device {args.device!r}; expected one of {', '.join(DEVICES)}")
+    if args.cuda_aware not in CUDA_AWARE_MODES:
+        raise UsageError(
+            f"unknown --cuda-aware value {args.cuda_aware!r}; expected one of {', '.join(CUDA_AWARE_MODES)}"
+        )
     if args.timing not in TIMING_MODES:
         raise UsageError(f"unknown timing mode {args.timing!r}; expected one of {', '.join(TIMING_MODES)}")
     minbytes = parse_size(args.minbytes, "min size (-b)")
@@ -161,13 +175,17 @@ def _claim_directory(comm: Any, requested: str | None) -> str:
     return value
 
 
-def _settings(config: SweepConfig) -> list[str]:
+def _settings(config: SweepConfig, device: Any) -> list[str]:
     iters = (
         f"{config.policy.iters} per size"
         if config.policy.iters
         else f"auto (<= {config.policy.budget:g} s of timing per size)"
     )
+    info = device.describe()
+    device_text = ", ".join(f"{k} {v}" for k, v in info.items() if k != "device") or "-"
+    device_text = f"{info['device']} ({device_text})"
     return [
+        f"device: {device_text}",
         f"timing: {config.timing}, warm-up {config.warmup}, iterations {iters}; time = median of the slowest rank's samples",
         f"check passes per size: {config.check}",
     ]
@@ -186,8 +204,10 @@ def main(args: argparse.Namespace) -> int:
                 f"mesh shape {args.mesh} has {x * y} ranks but the job has {comm.Get_size()}; "
                 f"give --mesh XxY with X*Y = {comm.Get_size()}"
             )
+    device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware))
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
+    meta["device"] = device.describe()
     console = Console(sys.stdout if root else None)
     header = {
         "collbench_version": meta["packages"].get("collbench", ""),
@@ -209,8 +229,8 @@ def main(args: argparse.Namespace) -> int:
         },
     }
     writer = ResultsWriter(out_dir, header) if root else None
-    console.header(meta, _settings(config) + [f"results: {out_dir}"])
-    sweeper = Sweep(comm, config, console, writer, meta)
+    console.header(meta, _settings(config, device) + [f"results: {out_dir}"])
+    sweeper = Sweep(comm, config, console, writer, meta, device)
     nwrong = sweeper.run()
     if writer:
         writer.close({"end_time": utc_now(), "complete": True, "nwrong_total": nwrong})

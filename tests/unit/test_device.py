@@ -1,0 +1,135 @@
+"""GPU plumbing that needs no GPU: device choice, CUDA-awareness, transports, NCCL maps, skip reasons."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import collectives
+from bench.device import CpuDevice, choose_transport, detect_cuda_aware, open_device, pick_gpu
+from bench.errors import UsageError
+from collectives.nccl import (
+    NCCL_DTYPES,
+    NCCL_OPS,
+    duplicate_gpu_reason,
+    nccl_version_text,
+    unique_id_for_bcast,
+)
+from collectives.transport import TransportSpec
+
+
+@pytest.mark.parametrize("local, visible, expected", [(0, 1, 0), (3, 1, 0), (3, 2, 1), (5, 8, 5), (9, 8, 1)])
+def test_ranks_share_gpus_round_robin(local, visible, expected):
+    assert pick_gpu(local, visible) == expected
+
+
+def test_no_visible_gpu_is_a_usage_error():
+    with pytest.raises(UsageError, match="no GPU is visible"):
+        pick_gpu(0, 0)
+
+
+@pytest.mark.parametrize(
+    "mode, detected, kind",
+    [
+        ("yes", False, "device-direct"),
+        ("no", True, "staged"),
+        ("auto", True, "device-direct"),
+        ("auto", False, "staged"),
+    ],
+)
+def test_staging_decision(mode, detected, kind):
+    assert choose_transport(mode, detected) == kind
+
+
+def test_unknown_cuda_aware_mode():
+    with pytest.raises(UsageError, match="--cuda-aware"):
+        choose_transport("maybe", True)
+
+
+class _Query:
+    def __init__(self, value):
+        self.value, self.restype = value, None
+
+    def __call__(self, *args):
+        if args:  # MPICH style: (gpu_type, int*)
+            args[1]._obj.value = self.value
+            return 0
+        return self.value
+
+
+class _OpenMPI:
+    def __init__(self, value):
+        self.MPIX_Query_cuda_support = _Query(value)
+
+
+class _MPICH:
+    def __init__(self, value):
+        self.MPIX_GPU_query_support = _Query(value)
+
+
+def test_cuda_awareness_queries():
+    assert detect_cuda_aware([_OpenMPI(1)]) == (True, "MPIX_Query_cuda_support()")
+    assert detect_cuda_aware([_OpenMPI(0)])[0] is False
+    assert detect_cuda_aware([_MPICH(1)]) == (True, "MPIX_GPU_query_support(CUDA)")
+    assert detect_cuda_aware([object()]) == (False, "the MPI library offers no CUDA-support query")
+
+
+def test_the_embedded_mpich_is_not_cuda_aware():
+    from mpi4py import MPI  # noqa: F401  (loads libmpi)
+
+    aware, how = detect_cuda_aware()
+    assert aware is False and how
+
+
+def test_gpu_without_cupy_is_a_usage_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    with pytest.raises(UsageError, match="needs CuPy"):
+        open_device("gpu", comm=None)
+    with pytest.raises(UsageError, match="unknown device"):
+        open_device("tpu", comm=None)
+    assert isinstance(open_device("cpu", comm=None), CpuDevice)
+
+
+def test_nccl_maps_every_dtype_and_op():
+    assert set(NCCL_DTYPES) == set(collectives.DTYPES)
+    assert set(NCCL_OPS) == set(collectives.OPS)
+    # nccl.h: ncclInt32=2, ncclInt64=4, ncclFloat16=6, ncclFloat32=7, ncclFloat64=8; ncclSum..ncclMin = 0..3
+    assert (NCCL_DTYPES["float32"], NCCL_OPS["min"]) == (7, 3)
+
+
+def test_nccl_version_and_duplicate_gpu_reasons():
+    assert nccl_version_text(22304) == "2.23.4"
+    assert nccl_version_text(23001) == "2.30.1"
+    assert "needs NCCL >= 2.30" in duplicate_gpu_reason(22304, {})
+    assert "NCCL_MULTI_RANK_GPU_ENABLE=1" in duplicate_gpu_reason(23001, {})
+    assert "even with" in duplicate_gpu_reason(23001, {"NCCL_MULTI_RANK_GPU_ENABLE": "1"})
+
+
+def test_unique_id_travels_as_bytes_or_tuple():
+    assert unique_id_for_bcast(b"\x01\x02") == b"\x01\x02"
+    assert unique_id_for_bcast([1, -2, 3]) == (1, -2, 3)
+
+
+def test_skip_reasons_name_the_missing_piece(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.setitem(sys.modules, "cupy.cuda", None)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setitem(sys.modules, "torch.distributed", None)
+    assert "collbench[gpu]" in collectives.get("nccl").unavailable_reason()
+    assert "collbench[torch]" in collectives.get("gloo").unavailable_reason()
+    with pytest.raises(collectives.Unavailable, match="nccl cannot run here"):
+        collectives.check_support("nccl", "float32", "sum")
+
+
+def test_staged_spec_copies_through_host_buffers():
+    spec = TransportSpec(kind="staged")
+    device = np.arange(5.0)
+    host = spec.host_buffer(device)
+    spec.to_host(device, host)
+    assert np.array_equal(host, device) and host is not device
+    spec.to_device(host * 2, device)
+    assert np.array_equal(device, np.arange(5.0) * 2)
+    with pytest.raises(ValueError, match="unknown transport"):
+        TransportSpec(kind="carrier-pigeon")
