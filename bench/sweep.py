@@ -21,6 +21,7 @@ from .iterations import IterationPolicy
 from .results import ResultsWriter
 from .stats import bandwidths, summarize
 from .timing import measure, slowest
+from .topology import Topology
 
 PLACEMENTS = {"both": ("out", "in"), "out": ("out",), "in": ("in",)}
 
@@ -39,6 +40,7 @@ class SweepConfig:
     check: int = 1
     policy: IterationPolicy = field(default_factory=IterationPolicy)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meshes: list[str] = field(default_factory=list)  # mesh shapes to sweep ("2x4"); empty: the default shape
 
     def sizes_for(self, dtype: str) -> list[int]:
         """The sweep's sizes that hold a whole number of ``dtype`` elements."""
@@ -55,15 +57,15 @@ class Sweep:
         config: SweepConfig,
         console: Console,
         writer: ResultsWriter | None,
-        topo: dict[str, Any],
+        topology: Topology,
         device: Any = None,
     ):
         self.comm = comm
+        self.topology = topology
         self.device = device or CpuDevice()
         self.config = config
         self.console = console
         self.writer = writer
-        self.topo = topo
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.nwrong_total = 0
@@ -75,6 +77,7 @@ class Sweep:
         Sizes are the outer loop and algorithms the inner one, so a slow spell on a shared
         machine touches every algorithm at the sizes it hits, not one algorithm's whole curve.
         """
+        self.console.line(f"# topology: {self.topology.describe()}")
         self.console.table_header(self.config.algos)
         for dtype in self.config.dtypes:
             sizes = self.config.sizes_for(dtype)
@@ -87,46 +90,59 @@ class Sweep:
         return self.nwrong_total
 
     def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
-        skip = {"algo": algo, "dtype": dtype, "op": op, "p": self.size, "reason": reason}
+        skip = {"algo": algo, "dtype": dtype, "op": op, **self.topology.fields(), "reason": reason}
         self.console.skip(skip)
         if self.writer:
             self.writer.add_skip(skip)
 
-    def _run_case(self, dtype: str, op: str, sizes: list[int], send: np.ndarray, recv: np.ndarray) -> None:
-        running = list(self.config.algos)
+    def _entries(self, dtype: str, op: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(label, algorithm, options) to run: one per algorithm, one per mesh shape that fits p."""
+        entries = []
+        for algo in self.config.algos:
+            options = dict(self.config.options.get(algo, {}))
+            if algo == "hier" and self.topology.layout == "logical":
+                options.setdefault("node", self.topology.node)
+            if algo == "mesh" and self.config.meshes:
+                fitting = [s for s in self.config.meshes if _ranks_of(s) == self.size]
+                entries += [(f"mesh{shape}", algo, {**options, "mesh": shape}) for shape in fitting]
+                if not fitting:  # no requested shape fits this p: measure the default shape, and say so
+                    entries.append((algo, algo, options))
+                    shapes = ", ".join(self.config.meshes)
+                    self._skip(algo, dtype, op, f"mesh {shapes} do not fit {self.size} ranks; ran the default shape")
+            else:
+                entries.append((algo, algo, options))
+        return entries
+
+    def _run_case(self, dtype: str, op: str, sizes: list[int], send: Any, recv: Any) -> None:
+        running = self._entries(dtype, op)
         for nbytes in sizes:
             count = nbytes // send.itemsize
             sendbuf, recvbuf = send[:count], recv[:count]
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
             self.device.upload(rank_input(self.rank, self.size, count, dtype, op), sendbuf)
-            for algo in list(running):
+            for entry in list(running):
+                label, algo, options = entry
                 try:
                     alg = collectives.create(
-                        algo,
-                        self.comm,
-                        count,
-                        dtype,
-                        op,
-                        xp=self.device.xp,
-                        transport=self.device.transport,
-                        **self.config.options.get(algo, {}),
+                        algo, self.comm, count, dtype, op, xp=self.device.xp, transport=self.device.transport, **options
                     )
                 except collectives.CollectiveError as exc:
                     self._skip(algo, dtype, op, str(exc))
-                    running.remove(algo)
+                    running.remove(entry)
                     continue
                 by_placement = {}
                 try:
                     for placement in self.config.placements:
                         row = self._measure(alg, sendbuf, recvbuf, placement, expected)
                         row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                        row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
                         by_placement[placement] = row
                         self.rows += 1
                         if self.writer:
                             self.writer.add_row(row)
                 finally:
                     alg.close()
-                self.console.row(nbytes, count, dtype, op, algo, by_placement)
+                self.console.row(nbytes, count, dtype, op, label, by_placement)
 
     def _measure(
         self,
@@ -175,8 +191,7 @@ class Sweep:
         algbw, busbw = bandwidths(nbytes, stats["p50"], factor)
         return {
             "placement": placement,
-            "p": self.size,
-            "nodes": self.topo["nodes"],
+            **self.topology.fields(),
             "timing": self.config.timing,
             "iters": int(samples.size),
             "warmup": self.config.warmup,
@@ -192,3 +207,8 @@ class Sweep:
             "transport": self.device.transport.kind,
             **extra,
         }
+
+
+def _ranks_of(shape: str) -> int:
+    x, y = (int(v) for v in shape.lower().split("x"))
+    return x * y

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from . import gloo, mesh, mpi, nccl, ps, rhd, ring, tree  # noqa: F401  (each module registers its algorithm)
+from . import gloo, hier, mesh, mpi, nccl, ps, rhd, ring, tree  # noqa: F401  (each module registers its algorithm)
 from .base import (
     Allreduce,
     CollectiveError,

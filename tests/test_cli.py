@@ -119,3 +119,65 @@ def test_info_and_overhead():
     done = run_collbench(2, "overhead", "-n", "50", "--rounds", "2")
     assert done.returncode == 0, done.stderr
     assert re.search(r"collbench run \(reported\):\s+[\d.]+ us\s+ratio [\d.]+", done.stdout)
+
+
+def test_topology_sweep_rows_for_every_size_order_and_algorithm(tmp_path):
+    out = tmp_path / "topo"
+    done = run_collbench(
+        4,
+        "run",
+        "--ranks",
+        "2,4",
+        "--ranks-per-node",
+        "2",
+        "--algo",
+        "ring,mesh,hier,mpi",
+        "--mesh",
+        "2x2,1x4",
+        "--rank-order",
+        "packed,spread,random:3",
+        "-b",
+        "8",
+        "-e",
+        "4K",
+        "-f",
+        "8",
+        "-n",
+        "2",
+        "-d",
+        "int32,float32",
+        "-o",
+        "sum,max",
+        "--out",
+        str(out),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    df = load(out)
+    assert (df["nwrong"] == 0).all()
+    assert set(df["layout"]) == {"logical"}
+    for p, nodes in ((2, 1), (4, 2)):
+        at_p = df[df["p"] == p]
+        assert set(at_p["nodes"]) == {nodes} and set(at_p["ranks_per_node"]) == {2}
+        assert set(at_p["rank_order"]) == {"packed", "spread", "random:3"}
+        assert set(at_p["algo"]) == {"ring", "mesh", "hier", "mpi"}
+    assert set(df[(df["p"] == 4) & (df["algo"] == "mesh")]["mesh"]) == {"2x2", "1x4"}
+    assert "# topology: p=4: 2 node(s) x 2 rank(s) (logical), rank order spread" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ranks", "8"], "larger than the job"),
+        (["--ranks", "0"], "not a positive whole number"),
+        (["--ranks-per-node", "3"], "does not divide 4 ranks"),
+        (["--algo", "mesh", "--mesh", "3x3"], "no measured size does"),
+        (["--algo", "mesh", "--mesh", "2by2"], "is not XxY"),
+        (["--rank-order", "zigzag"], "unknown rank order"),
+    ],
+)
+def test_bad_topologies_exit_two(args, message, tmp_path):
+    done = run_collbench(4, "run", *args, "--out", str(tmp_path / "r"), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1

@@ -24,6 +24,7 @@ from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
 from ..timing import TIMING_MODES
+from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks, split
 
 HELP = "run an all-reduce sweep (under mpiexec or srun)"
 
@@ -84,7 +85,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rhd-variant", choices=("auto", "halving", "doubling"), help="rhd variant (default: auto, by size)"
     )
-    parser.add_argument("--mesh", metavar="XxY", help="mesh shape, X ranks per row x Y rows (default: the most square)")
+    parser.add_argument(
+        "--mesh", metavar="LIST", help="mesh shapes XxY to sweep, e.g. 2x4,4x2 (default: the most square)"
+    )
+    parser.add_argument(
+        "--ranks", metavar="LIST", help="communicator sizes to measure, e.g. 2,4,8 (default: the whole job)"
+    )
+    parser.add_argument(
+        "--ranks-per-node",
+        type=positive_int,
+        metavar="K",
+        help="group ranks into logical nodes of K (default: the real hosts)",
+    )
+    parser.add_argument(
+        "--rank-order",
+        default="packed",
+        metavar="LIST",
+        help="packed (default), spread, random:SEED; a list sweeps each",
+    )
     parser.add_argument("--device", default="cpu", help="cpu (NumPy buffers, default) or gpu (CuPy buffers)")
     parser.add_argument(
         "--cuda-aware",
@@ -99,12 +117,6 @@ def algorithm_options(args: argparse.Namespace, algos: list[str]) -> dict[str, d
     given: dict[str, Any] = {}
     if args.chunk:
         given["chunk"] = parse_size(args.chunk, "chunk (--chunk)")
-    if args.mesh:
-        try:
-            parse_mesh(args.mesh)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        given["mesh"] = args.mesh
     per_algo = {"tree": {"variant": args.tree_variant}, "rhd": {"variant": args.rhd_variant}}
     options: dict[str, dict[str, Any]] = {}
     for algo in algos:
@@ -158,7 +170,20 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         check=args.check,
         policy=IterationPolicy(iters=args.iters, budget=args.time_budget),
         options=algorithm_options(args, algos),
+        meshes=_meshes(args.mesh),
     )
+
+
+def _meshes(text: str | None) -> list[str]:
+    shapes = []
+    for item in (text or "").split(","):
+        if item.strip():
+            try:
+                x, y = parse_mesh(item.strip())
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            shapes.append(f"{x}x{y}")
+    return list(dict.fromkeys(shapes))
 
 
 def _claim_directory(comm: Any, requested: str | None) -> str:
@@ -191,19 +216,31 @@ def _settings(config: SweepConfig, device: Any) -> list[str]:
     ]
 
 
+def _topology_plan(
+    args: argparse.Namespace, config: SweepConfig, world: Any
+) -> tuple[list[int], list[str], int | None]:
+    """Sizes, rank orders and logical ranks per node, checked against the job (same verdict on every rank)."""
+    sizes = parse_ranks(args.ranks, world.Get_size())
+    orders = parse_orders(args.rank_order)
+    check_ranks_per_node(args.ranks_per_node, sizes)
+    if "mesh" in config.algos:
+        for shape in config.meshes:
+            x, y = parse_mesh(shape)
+            if x * y not in sizes:
+                raise UsageError(
+                    f"mesh shape {shape} has {x * y} ranks but no measured size does ({', '.join(map(str, sizes))}); "
+                    "give shapes with X*Y equal to a size in --ranks (or to the job)"
+                )
+    return sizes, orders, args.ranks_per_node
+
+
 def main(args: argparse.Namespace) -> int:
     config = config_from(args)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     root = comm.Get_rank() == 0
-    if args.mesh and "mesh" in config.algos:
-        x, y = parse_mesh(args.mesh)
-        if x * y != comm.Get_size():
-            raise UsageError(
-                f"mesh shape {args.mesh} has {x * y} ranks but the job has {comm.Get_size()}; "
-                f"give --mesh XxY with X*Y = {comm.Get_size()}"
-            )
+    sizes, orders, per_node = _topology_plan(args, config, comm)
     device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware))
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
@@ -226,13 +263,27 @@ def main(args: argparse.Namespace) -> int:
             "iters": config.policy.iters,
             "time_budget_s": config.policy.budget,
             "options": config.options,
+            "ranks": sizes,
+            "ranks_per_node": per_node,
+            "rank_orders": orders,
+            "meshes": config.meshes,
         },
     }
     writer = ResultsWriter(out_dir, header) if root else None
     console.header(meta, _settings(config, device) + [f"results: {out_dir}"])
-    sweeper = Sweep(comm, config, console, writer, meta, device)
-    nwrong = sweeper.run()
+    nodes = node_ids(meta["hosts"], per_node)
+    nwrong, rows = 0, 0
+    for p in sizes:
+        for order in orders:
+            topology = split(comm, p, order, nodes, per_node)
+            if topology is not None:
+                sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device)
+                nwrong += sweeper.run()
+                rows += sweeper.rows
+                topology.comm.Free()
+            comm.Barrier()  # ranks outside this size wait here
+    nwrong = comm.allreduce(nwrong if root else 0, op=MPI.SUM)
     if writer:
         writer.close({"end_time": utc_now(), "complete": True, "nwrong_total": nwrong})
-    console.footer(nwrong, out_dir, sweeper.rows)
+    console.footer(nwrong, out_dir, rows)
     return 1 if nwrong else 0

@@ -13,7 +13,7 @@ from helpers import assert_all
 import collectives
 from bench.check import rank_input
 
-HAND_WRITTEN = ["ring", "tree", "mesh", "rhd", "ps"]
+HAND_WRITTEN = ["ring", "tree", "mesh", "rhd", "ps", "hier"]
 REDUCE = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max}
 
 # Options that select each code path: every variant, and small chunks so pipelines really split.
@@ -23,6 +23,7 @@ VARIANTS = {
     "mesh": [{}, {"chunk": 64}],
     "rhd": [{"variant": "halving"}, {"variant": "doubling"}],
     "ps": [{}, {"root": -1}],
+    "hier": [{}, {"node": "pairs"}, {"node": "pairs", "outer": "rhd", "chunk": 64}],
 }
 
 
@@ -32,9 +33,12 @@ def _reference(p: int, count: int, dtype: str, op: str) -> np.ndarray:
     return REDUCE[op](inputs, axis=0).astype(collectives.DTYPES[dtype]) if count else np.empty(0, dtype)
 
 
-def _options(algo: str, options: dict, p: int) -> dict:
+def _options(algo: str, options: dict, p: int, rank: int) -> dict:
+    """Options resolved for this rank: ``root: -1`` is the last rank, ``node: pairs`` logical nodes of two."""
     if options.get("root") == -1:
         return {"root": p - 1}
+    if options.get("node") == "pairs":
+        return {**options, "node": rank // 2 if p % 2 == 0 else 0}
     return options
 
 
@@ -44,7 +48,7 @@ def test_exact_for_every_count_dtype_op_and_placement(comm, algo):
     counts = sorted({0, 1, max(p - 1, 0), p, 1000, 65539})
     failures = []
     for variant in VARIANTS[algo]:
-        options = _options(algo, variant, p)
+        options = _options(algo, variant, p, rank)
         for count in counts:
             for dtype in collectives.DTYPES:
                 for op in collectives.OPS:

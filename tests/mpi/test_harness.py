@@ -13,6 +13,7 @@ from bench.iterations import IterationPolicy
 from bench.results import ResultsWriter, load, read_document
 from bench.sweep import Sweep, SweepConfig
 from bench.timing import measure
+from bench.topology import Topology
 
 
 @pytest.mark.parametrize("dtype", list(collectives.DTYPES))
@@ -50,7 +51,8 @@ def _sweep(comm, tmp, algos, **kw):
         **kw,
     )
     writer = ResultsWriter(tmp, {"label": "t", "start_time": "now"}) if comm.Get_rank() == 0 else None
-    sweep = Sweep(comm, config, Console(None), writer, {"nodes": 1})
+    topology = Topology(comm, comm.Get_size(), 1, comm.Get_size(), "physical", "packed", 0)
+    sweep = Sweep(comm, config, Console(None), writer, topology)
     nwrong = sweep.run()
     if writer:
         writer.close({"complete": True})
