@@ -150,6 +150,10 @@ class GpuDevice:
     def empty(self, count: int, dtype: np.dtype) -> Any:
         return self.cupy.empty(count, dtype=dtype)
 
+    def free_memory(self) -> int:
+        """Free bytes on the node's GPUs, taking this rank's as typical (the node's ranks share them)."""
+        return int(self.cupy.cuda.runtime.memGetInfo()[0]) * self.cupy.cuda.runtime.getDeviceCount()
+
     def upload(self, host: np.ndarray, target: Any) -> None:
         target.set(host)
         self.stream.synchronize()

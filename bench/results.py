@@ -295,9 +295,9 @@ def _load_csv(path: Path) -> pd.DataFrame:
                 rows.append(
                     {name: _parse_cell(kind, cell) for (name, kind), cell in zip(COLUMNS.items(), cells, strict=True)}
                 )
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        return frame(rows)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as exc:
         raise ResultsError(f"{path}: cannot read as results CSV: {exc}") from None
-    return frame(rows)
 
 
 def load(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -59,9 +59,14 @@ class Sweep:
         writer: ResultsWriter | None,
         topology: Topology,
         device: Any = None,
+        watchdog: Any = None,
     ):
         self.comm = comm
         self.topology = topology
+        self.watchdog = watchdog
+        from mpi4py import MPI
+
+        self.world_ranks = _spans(comm.allgather(MPI.COMM_WORLD.Get_rank()))
         self.device = device or CpuDevice()
         self.config = config
         self.console = console
@@ -158,9 +163,22 @@ class Sweep:
         target = recvbuf if in_place else sendbuf
         alg.bind(target, recvbuf)
         nwrong = None
+        where = "in place" if in_place else "out of place"
+        what = (
+            f"{alg.name} at {sendbuf.nbytes} B {alg.dtype_name} {alg.op.name} {where}, world ranks {self.world_ranks}"
+        )
+        watch = None
+        if self.watchdog is not None:
+            watchdog = self.watchdog
+
+            def watch(samples: list[float]) -> None:
+                watchdog.watch(what, samples)
+
         if expected is not None:
             wrong = 0
             for _ in range(self.config.check):
+                if self.watchdog is not None:
+                    self.watchdog.watch(f"{what} (check)")
                 if in_place:
                     recvbuf[...] = sendbuf
                 else:
@@ -180,7 +198,10 @@ class Sweep:
                 policy=self.config.policy,
                 mode=self.config.timing,
                 comm=self.comm,
+                watch=watch,
             )
+        if self.watchdog is not None:
+            self.watchdog.idle()
         extra: dict[str, Any] = {}
         if self.device.name == "gpu":
             device_times = slowest(self.device.device_samples[-samples.size :], self.comm)
@@ -212,3 +233,18 @@ class Sweep:
 def _ranks_of(shape: str) -> int:
     x, y = (int(v) for v in shape.lower().split("x"))
     return x * y
+
+
+def _spans(ranks: list[int]) -> str:
+    """``0-3,6`` for [0, 1, 2, 3, 6] (in sorted order)."""
+    ordered = sorted(ranks)
+    spans: list[str] = []
+    start = prev = ordered[0]
+    for rank in ordered[1:] + [None]:
+        if rank is not None and rank == prev + 1:
+            prev = rank
+            continue
+        spans.append(str(start) if start == prev else f"{start}-{prev}")
+        if rank is not None:
+            start = prev = rank
+    return ",".join(spans)

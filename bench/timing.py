@@ -24,9 +24,17 @@ from .iterations import IterationPolicy
 TIMING_MODES = ("b2b", "barrier")
 
 
-def time_calls(call: Callable[[], Any], iters: int, mode: str, comm: Any) -> list[float]:
-    """Run ``call()`` (one all-reduce on bound buffers) ``iters`` times; this rank's per-iteration seconds."""
+def time_calls(
+    call: Callable[[], Any], iters: int, mode: str, comm: Any, watch: Callable[[list[float]], None] | None = None
+) -> list[float]:
+    """Run ``call()`` (one all-reduce on bound buffers) ``iters`` times; this rank's per-iteration seconds.
+
+    ``watch`` (the watchdog) is handed the samples list before the loop: it sees progress as
+    entries turn nonzero, at no cost to the loop.
+    """
     samples = [0.0] * iters
+    if watch is not None:
+        watch(samples)
     clock = perf_counter
     if mode == "b2b":
         comm.Barrier()
@@ -66,12 +74,13 @@ def measure(
     policy: IterationPolicy,
     mode: str,
     comm: Any,
+    watch: Callable[[list[float]], None] | None = None,
 ) -> np.ndarray:
     """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration."""
-    warm = slowest(time_calls(call, warmup, mode, comm), comm) if warmup else np.empty(0)
+    warm = slowest(time_calls(call, warmup, mode, comm, watch), comm) if warmup else np.empty(0)
     iters = None
     if comm.Get_rank() == 0:
         estimate = float(np.median(warm)) if warm.size else 0.0
         iters = policy.count(nbytes, estimate)
     iters = comm.bcast(iters, root=0)
-    return slowest(time_calls(call, iters, mode, comm), comm)
+    return slowest(time_calls(call, iters, mode, comm, watch), comm)

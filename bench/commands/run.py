@@ -17,6 +17,7 @@ from ..device import CUDA_AWARE_MODES, DEVICES, open_device
 from ..environment import describe
 from ..errors import UsageError
 from ..iterations import IterationPolicy
+from ..memory import BUFFERS_PER_RANK, available_host_memory, bytes_per_rank, check_fits
 from ..mpienv import agree
 from ..options import add_output_options, non_negative_int, positive_float, positive_int, split_list
 from ..outdir import claim, utc_now
@@ -25,6 +26,7 @@ from ..sizes import parse_factor, parse_size, sweep
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
 from ..timing import TIMING_MODES
 from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks, split
+from ..watchdog import Watchdog
 
 HELP = "run an all-reduce sweep (under mpiexec or srun)"
 
@@ -102,6 +104,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="packed",
         metavar="LIST",
         help="packed (default), spread, random:SEED; a list sweeps each",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="abort the job when one collective call takes longer than this (default: no limit)",
     )
     parser.add_argument("--device", default="cpu", help="cpu (NumPy buffers, default) or gpu (CuPy buffers)")
     parser.add_argument(
@@ -242,6 +250,11 @@ def main(args: argparse.Namespace) -> int:
     root = comm.Get_rank() == 0
     sizes, orders, per_node = _topology_plan(args, config, comm)
     device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware))
+    itemsizes = [collectives.DTYPES[d].itemsize for d in config.dtypes]
+    need = bytes_per_rank(max(config.sizes), itemsizes)
+    check_fits(comm, need, available_host_memory(), f"node {MPI.Get_processor_name()}")
+    if device.name == "gpu":
+        check_fits(comm, (BUFFERS_PER_RANK - 1) * max(config.sizes), device.free_memory(), "the GPU")
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
     meta["device"] = device.describe()
@@ -272,12 +285,20 @@ def main(args: argparse.Namespace) -> int:
     writer = ResultsWriter(out_dir, header) if root else None
     console.header(meta, _settings(config, device) + [f"results: {out_dir}"])
     nodes = node_ids(meta["hosts"], per_node)
+    watchdog = None
+    if args.timeout:
+
+        def close_partial(message: str) -> None:
+            if writer:
+                writer.close({"end_time": utc_now(), "complete": False, "aborted": message})
+
+        watchdog = Watchdog(args.timeout, comm, close_partial)
     nwrong, rows = 0, 0
     for p in sizes:
         for order in orders:
             topology = split(comm, p, order, nodes, per_node)
             if topology is not None:
-                sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device)
+                sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
                 nwrong += sweeper.run()
                 rows += sweeper.rows
                 topology.comm.Free()

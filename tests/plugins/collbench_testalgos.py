@@ -20,3 +20,26 @@ class WrongAllreduce(MPIAllreduce):
         super().run(sendbuf, recvbuf)
         if self.rank == self.size - 1:
             recvbuf[::7] += 1
+
+
+@collectives.register("deadlock")
+class DeadlockAllreduce(MPIAllreduce):
+    """Test only: from 4 KiB up, every rank but the last waits for a message nobody sends."""
+
+    description = "test only: never returns from 4 KiB up (a receive without a matching send)"
+
+    def run(self, sendbuf: Any, recvbuf: Any) -> None:
+        if self.count * self.dtype.itemsize >= 4096 and self.rank != self.size - 1:
+            self.comm.Recv(recvbuf, source=self.size - 1, tag=777)
+        MPIAllreduce.bound(self, sendbuf, recvbuf)()
+
+    def bound(self, sendbuf: Any, recvbuf: Any):
+        return lambda: self.run(sendbuf, recvbuf)
+
+
+@collectives.register("sumonly")
+class SumOnlyAllreduce(MPIAllreduce):
+    """Test only: MPI's Allreduce declared for sum alone, to test the unsupported-op verdict."""
+
+    description = "test only: MPI Allreduce declared for sum only"
+    ops = frozenset({"sum"})
