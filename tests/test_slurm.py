@@ -1,0 +1,159 @@
+"""The sbatch scripts in slurm/, submitted unchanged to a real Slurm started on localhost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from capabilities import skip_or_fail
+from conftest import ROOT
+from slurm_cluster import SlurmCluster, missing_commands
+
+from bench.results import load, read_document
+
+SLURM_DIR = ROOT / "slurm"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    missing = missing_commands()
+    if missing:
+        skip_or_fail(
+            "slurm",
+            f"Slurm is not installed here ({', '.join(missing)} missing): apt-get install "
+            "slurmctld slurmd slurm-client munge",
+        )
+    if os.geteuid() != 0:
+        skip_or_fail("slurm", "starting slurmd and munged needs root")
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        cluster.stop()
+        pytest.fail(f"could not start a local Slurm: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+def _settings(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """What a user sets before sbatch: where collbench is, how to launch, where results go."""
+    return {
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "COLLBENCH_SLURM_DIR": str(SLURM_DIR),
+        "COLLBENCH_SRUN_MPI": "pmi2",
+        "COLLBENCH_OUTDIR": str(tmp_path / "results"),
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+
+
+def _finished(slurm: SlurmCluster, job: str, tmp_path: Path, timeout: float = 300) -> str:
+    state = slurm.wait(job, timeout)
+    logs = "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("*.out")))
+    return state + "\n" + logs
+
+
+def test_cpu_script(slurm, tmp_path):
+    env = _settings(
+        tmp_path,
+        COLLBENCH_ALGOS="ring,hier,mpi",
+        COLLBENCH_MAXBYTES="64K",
+        COLLBENCH_ARGS="-f 8 -n 3 --ranks-per-node 2",
+    )
+    job = slurm.sbatch(
+        SLURM_DIR / "allreduce-cpu.sbatch",
+        "--ntasks-per-node=4",
+        "--overcommit",
+        "--output",
+        str(tmp_path / "cpu-%j.out"),
+        env=env,
+        cwd=tmp_path,
+    )
+    state = _finished(slurm, job, tmp_path)
+    assert state.startswith("COMPLETED"), state
+    out = tmp_path / "results" / job
+    document = read_document(out / "results.json")
+    assert document["env"]["SLURM_JOB_ID"] == job
+    assert document["nranks"] == 4 and document["complete"] is True
+    df = load(out)
+    assert (df["nwrong"] == 0).all() and set(df["algo"]) == {"ring", "hier", "mpi"}
+    assert (out / "report.html").stat().st_size > 0
+
+
+def test_topology_array(slurm, tmp_path):
+    env = _settings(
+        tmp_path,
+        COLLBENCH_SHAPES="1x2 1x4",
+        COLLBENCH_ALGOS="ring,hier,mpi",
+        COLLBENCH_MAXBYTES="4K",
+        COLLBENCH_ARGS="-f 16 -n 3",
+    )
+    job = slurm.sbatch(
+        SLURM_DIR / "topology-sweep.sbatch",
+        "--array=0-1",
+        "--nodes=1",
+        "--ntasks-per-node=4",
+        "--overcommit",
+        "--output",
+        str(tmp_path / "topo-%A_%a.out"),
+        env=env,
+        cwd=tmp_path,
+    )
+    state = _finished(slurm, job, tmp_path)
+    assert set(state.splitlines()[0].split(",")) == {"COMPLETED"}, state
+    for task, p in ((0, 2), (1, 4)):
+        out = tmp_path / "results" / f"{job}_{task}"
+        document = read_document(out)
+        assert document["env"]["SLURM_ARRAY_JOB_ID"] == job and document["env"]["SLURM_ARRAY_TASK_ID"] == str(task)
+        df = load(out)
+        assert set(df["p"]) == {p} and (df["nwrong"] == 0).all()
+        assert (out / "report.html").exists()
+
+
+def test_a_job_cut_by_its_time_limit_keeps_its_rows(slurm, tmp_path):
+    env = _settings(
+        tmp_path,
+        COLLBENCH_ALGOS="ring,mpi",
+        COLLBENCH_MINBYTES="8",
+        COLLBENCH_MAXBYTES="64M",
+        COLLBENCH_ARGS="-f 2 -n 2000",
+    )
+    job = slurm.sbatch(
+        SLURM_DIR / "allreduce-cpu.sbatch",
+        "--ntasks-per-node=2",
+        "--time=1",
+        "--output",
+        str(tmp_path / "short-%j.out"),
+        env=env,
+        cwd=tmp_path,
+    )
+    state = _finished(slurm, job, tmp_path, timeout=240)
+    assert state.startswith("TIMEOUT"), state
+    out = tmp_path / "results" / job
+    document = read_document(out / "results.jsonl")
+    assert document["complete"] is False and len(document["rows"]) > 0
+    assert len(load(out / "results.jsonl")) == len(document["rows"])
+    report = subprocess.run(
+        [str(BIN / "collbench"), "report", str(out), "-o", str(out / "partial.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    assert (out / "partial.html").stat().st_size > 0
+
+
+def test_gpu_script_checks_and_renders_without_a_gpu(tmp_path):
+    assert subprocess.run(["bash", "-n", str(SLURM_DIR / "allreduce-gpu.sbatch")]).returncode == 0
+    env = {**os.environ, **_settings(tmp_path), "COLLBENCH_DRY_RUN": "1", "SLURM_JOB_ID": "42", "SLURM_NTASKS": "8"}
+    done = subprocess.run(["bash", str(SLURM_DIR / "allreduce-gpu.sbatch")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("srun --mpi=pmi2 collbench run --device gpu --cuda-aware auto --algo nccl,")
+    assert f"--out {tmp_path / 'results' / '42'}" in line
+    for script in ("allreduce-cpu.sbatch", "topology-sweep.sbatch", "common.sh"):
+        assert subprocess.run(["bash", "-n", str(SLURM_DIR / script)]).returncode == 0
