@@ -56,6 +56,8 @@ COLUMNS: dict[str, str] = {
     "p99_s": "float",
     "max_s": "float",
     "stdev_s": "float",
+    "predicted_s": "float",
+    "model_error": "float",
     "params": "json",
     "samples_s": "samples",
 }
@@ -91,6 +93,7 @@ class ResultsWriter:
         self.header = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, **header}
         self.rows: list[dict[str, Any]] = []
         self.skips: list[dict[str, Any]] = []
+        self.calibrations: list[dict[str, Any]] = []
         self._journal = open(self.directory / "results.jsonl", "w", encoding="utf-8")
         _fsync_line(self._journal, {"record": "header", **self.header})
 
@@ -104,11 +107,16 @@ class ResultsWriter:
         self.skips.append(skip)
         _fsync_line(self._journal, {"record": "skip", **skip})
 
+    def add_calibration(self, calibration: dict[str, Any]) -> None:
+        """Record a fitted cost model (``collbench run --calibrate``) for one topology."""
+        self.calibrations.append(calibration)
+        _fsync_line(self._journal, {"record": "calibration", **calibration})
+
     def close(self, footer: dict[str, Any]) -> None:
         """Finish the journal and write ``results.json`` (atomically) and ``results.csv``."""
         _fsync_line(self._journal, {"record": "footer", **footer})
         self._journal.close()
-        document = {**self.header, **footer, "rows": self.rows, "skips": self.skips}
+        document = {**self.header, **footer, "rows": self.rows, "skips": self.skips, "calibrations": self.calibrations}
         _write_atomic(self.directory / "results.json", json.dumps(document, indent=1, allow_nan=True) + "\n")
         write_csv(self.directory / "results.csv", flatten(document))
 
@@ -229,7 +237,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read_journal(path: Path, text: str) -> dict[str, Any]:
     document: dict[str, Any] | None = None
-    rows, skips = [], []
+    rows, skips, calibrations = [], [], []
     complete = False
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -250,6 +258,8 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
             rows.append(record)
         elif kind == "skip":
             skips.append(record)
+        elif kind == "calibration":
+            calibrations.append(record)
         elif kind == "footer":
             document.update(record)
             complete = True
@@ -258,7 +268,7 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
     if document is None:
         raise ResultsError(f"{path}: empty results journal")
     _check_rows(path, rows)
-    document.update(rows=rows, skips=skips)
+    document.update(rows=rows, skips=skips, calibrations=calibrations)
     document.setdefault("complete", complete)
     if not complete:
         document["complete"] = False

@@ -14,6 +14,7 @@ import numpy as np
 
 import collectives
 
+from .calibrate import predict
 from .check import count_wrong, expected_result, rank_input
 from .console import Console
 from .device import CpuDevice
@@ -64,6 +65,7 @@ class Sweep:
         self.comm = comm
         self.topology = topology
         self.watchdog = watchdog
+        self.model: Any = None  # a fitted CostModel: rows then carry the prediction and its error
         from mpi4py import MPI
 
         self.world_ranks = _spans(comm.allgather(MPI.COMM_WORLD.Get_rank()))
@@ -141,6 +143,11 @@ class Sweep:
                         row = self._measure(alg, sendbuf, recvbuf, placement, expected)
                         row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
                         row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
+                        if self.model is not None:
+                            predicted = predict(self.model, row)
+                            if predicted:
+                                row["predicted_s"] = predicted
+                                row["model_error"] = abs(predicted - row["time_s"]) / row["time_s"]
                         by_placement[placement] = row
                         self.rows += 1
                         if self.writer:

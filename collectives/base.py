@@ -56,6 +56,13 @@ class Allreduce:
         return 2.0 * (p - 1) / p if p > 0 else 0.0
 
     @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
+        """Predicted seconds for one all-reduce of ``nbytes`` on ``p`` ranks with these ``params``
+        under a :class:`collectives.costmodel.CostModel`; None where there is no model (a library's own).
+        """
+        return None
+
+    @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this algorithm cannot run on this machine, or None when it can."""
         return None

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Unsupported, create, register
+from .base import Unsupported, create, get, register
 from .blocks import block_bounds, chunks_for
+from .costmodel import ring_all_gather_cost, ring_reduce_scatter_cost
 from .engine import run_chain
 from .ring import ring_steps
 from .scheduled import MiB, Scheduled
@@ -83,6 +84,16 @@ class Hierarchical(Scheduled):
             "ranks_per_node": self.local_size,
             "chunk": int(self.settings["chunk"]),
         }
+
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
+        local, nodes = int(params.get("ranks_per_node", p)), int(params.get("nodes", 1))
+        chunk = params.get("chunk", cls.options["chunk"])
+        inner = ring_reduce_scatter_cost(model, local, nbytes, dtype, chunk) + ring_all_gather_cost(
+            model, local, nbytes, chunk
+        )
+        outer = get(params.get("outer", "ring")).cost(model, nodes, int(nbytes / max(local, 1)), dtype, {})
+        return None if outer is None else inner + outer
 
     def plan(self, sendbuf: Any, recvbuf: Any):
         size, local = self.local_size, self.local_rank

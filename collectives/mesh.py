@@ -25,6 +25,7 @@ from typing import Any
 
 from .base import Unsupported, register
 from .blocks import block_bounds, chunks_for, mesh_shape, parse_mesh
+from .costmodel import ring_all_gather_cost, ring_cost, ring_reduce_scatter_cost
 from .engine import run_chain
 from .ring import ring_steps
 from .scheduled import MiB, Scheduled
@@ -62,6 +63,14 @@ class Mesh(Scheduled):
         if self.x == 1 and self.size > 1 and not self.settings["mesh"]:
             params["degenerate"] = f"p={self.size} is prime: a 1x{self.size} mesh is a plain ring"
         return params
+
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
+        shape = params.get("mesh") or "x".join(map(str, mesh_shape(p)))
+        x, y = parse_mesh(shape)
+        chunk = params.get("chunk", cls.options["chunk"])
+        rows = ring_reduce_scatter_cost(model, x, nbytes, dtype, chunk) + ring_all_gather_cost(model, x, nbytes, chunk)
+        return rows + ring_cost(model, y, nbytes / x, dtype, chunk)
 
     def plan(self, sendbuf: Any, recvbuf: Any):
         x, y, n = self.x, self.y, self.count

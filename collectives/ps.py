@@ -35,6 +35,11 @@ class ParameterServer(Scheduled):
         if not isinstance(root, int) or not 0 <= root < self.size:
             raise Unsupported(f"ps: root must be a rank between 0 and {self.size - 1}, got {root!r}")
 
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
+        """The server receives, reduces and sends back p-1 whole vectors, one after another."""
+        return (p - 1) * (2 * model.message(nbytes) + model.reduce(nbytes, dtype))
+
     def plan(self, sendbuf: Any, recvbuf: Any):
         root, p, transport, reduce = self.settings["root"], self.size, self.transport, self.reduce
         if self.rank != root:

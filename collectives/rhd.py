@@ -57,6 +57,23 @@ class RecursiveHalvingDoubling(Scheduled):
     def params(self) -> dict[str, Any]:
         return {"variant": self.variant}
 
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
+        if p <= 1:
+            return 0.0
+        pow2 = 1 << (p.bit_length() - 1)
+        steps = pow2.bit_length() - 1
+        fold = 0.0
+        if p != pow2:  # send whole vector in, reduce it, send the result back out
+            fold = 2 * model.message(nbytes) + model.reduce(nbytes, dtype)
+        if params.get("variant") == "doubling":
+            return fold + steps * (model.message(nbytes) + model.reduce(nbytes, dtype))
+        total = fold
+        for k in range(1, steps + 1):  # halving: n/2, n/4, ... ; doubling back the same sizes
+            piece = nbytes / 2**k
+            total += 2 * model.message(piece) + model.reduce(piece, dtype)
+        return total
+
     def plan(self, sendbuf: Any, recvbuf: Any):
         p, r, n = self.size, self.rank, self.count
         pow2 = 1 << (p.bit_length() - 1)

@@ -29,6 +29,7 @@ from typing import Any
 
 from .base import register
 from .blocks import block_bounds, chunk_bounds, chunks_for
+from .costmodel import ring_cost
 from .engine import Step, run_chain
 from .scheduled import MiB, Scheduled, may_overlap
 
@@ -120,3 +121,7 @@ class Ring(Scheduled):
 
     def params(self) -> dict[str, Any]:
         return {"chunk": int(self.settings["chunk"])}
+
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
+        return ring_cost(model, p, nbytes, dtype, params.get("chunk", cls.options["chunk"]))

@@ -28,6 +28,7 @@ from typing import Any
 
 from .base import Unsupported, register
 from .blocks import chunk_bounds, chunks_for
+from .costmodel import chunks, lg
 from .engine import Step, run_steps
 from .scheduled import KiB, Scheduled
 from .trees import Tree, binary_tree, binomial_tree, double_binary_tree
@@ -71,6 +72,23 @@ class TreeAllreduce(Scheduled):
         if self.variant != "binomial":
             params["chunk"] = int(self.settings["chunk"])
         return params
+
+    @classmethod
+    def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
+        if p <= 1:
+            return 0.0
+        variant = params.get("variant", "binomial")
+        if variant == "binomial":  # lg p rounds up with a reduction each, lg p rounds down
+            return lg(p) * (2 * model.message(nbytes) + model.reduce(nbytes, dtype))
+        depth = max(1, (p.bit_length() - 1))
+        trees = 2 if variant == "double" else 1
+        share = nbytes / trees
+        c = chunks(share, params.get("chunk", cls.options["chunk"]))
+        piece = share / c
+        # per chunk slot an inner rank receives two children, reduces twice, sends up; then the
+        # result comes down and goes to two children: about 3 message times up and 3 down
+        slot = 3 * model.message(piece) + 2 * model.reduce(piece, dtype) + 3 * model.message(piece)
+        return (depth + trees * c - 1) * slot
 
     def plan(self, sendbuf: Any, recvbuf: Any):
         if self.variant == "binomial":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import pandas as pd
-from conftest import launch_env, run_collbench
+from conftest import ROOT, launch_env, run_collbench
 
 from bench.results import load, read_document
 
@@ -135,3 +138,51 @@ def test_topology_sweep_rows_for_every_size_order_and_algorithm(tmp_path):
         assert set(at_p["algo"]) == {"ring", "mesh", "hier", "mpi"}
     assert set(df[(df["p"] == 4) & (df["algo"] == "mesh")]["mesh"]) == {"2x2", "1x4"}
     assert "# topology: p=4: 2 node(s) x 2 rank(s) (logical), rank order spread" in done.stdout
+
+
+def test_calibrate_model_and_tune(tmp_path):
+    out = tmp_path / "cal"
+    done = run_collbench(
+        2,
+        "run",
+        "--calibrate",
+        "--algo",
+        "ring,rhd,mpi",
+        "-b",
+        "64K",
+        "-e",
+        "1M",
+        "-f",
+        "4",
+        "-n",
+        "5",
+        "--placement",
+        "out",
+        "--out",
+        str(out),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "# calibration p=2: alpha" in done.stdout
+    document = read_document(out)
+    assert document["calibrations"][0]["fit"]["r2"] > 0.5
+    df = load(out)
+    modelled = df[df["algo"].isin(["ring", "rhd"])]
+    assert modelled["predicted_s"].notna().all() and (modelled["model_error"] >= 0).all()
+    assert df[df["algo"] == "mpi"]["predicted_s"].isna().all()
+    model = subprocess.run(
+        [sys.executable, "-m", "bench", "model", str(out), "--ranks", "2..1024", "--json", str(tmp_path / "m.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert model.returncode == 0, model.stderr
+    assert "p=1024:" in model.stdout and "ring over tree" in model.stdout
+    assert json.loads((tmp_path / "m.json").read_text())["crossovers"]
+    tune = subprocess.run([sys.executable, "-m", "bench", "tune", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert tune.returncode == 0, tune.stderr
+    assert "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=" in tune.stdout and "coll_tuned_use_dynamic_rules" in tune.stdout
+    empty = subprocess.run(
+        [sys.executable, "-m", "bench", "model", str(tmp_path / "nothing")], capture_output=True, text=True, cwd=ROOT
+    )
+    assert empty.returncode == 2 and "no such file" in empty.stderr

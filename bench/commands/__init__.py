@@ -1,5 +1,5 @@
 """One module per subcommand, each with HELP, ``add_arguments(parser)`` and ``main(args) -> int``."""
 
-from . import info, overhead, run
+from . import calibrate, info, model, overhead, run, tune
 
-COMMANDS = {"run": run, "info": info, "overhead": overhead}
+COMMANDS = {"run": run, "info": info, "overhead": overhead, "calibrate": calibrate, "model": model, "tune": tune}

@@ -11,7 +11,9 @@ from typing import Any
 
 import collectives
 from collectives.blocks import parse_mesh
+from collectives.costmodel import CostModel
 
+from ..calibrate import calibrate, describe_calibration
 from ..console import Console
 from ..device import CUDA_AWARE_MODES, DEVICES, open_device
 from ..environment import describe
@@ -104,6 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="packed",
         metavar="LIST",
         help="packed (default), spread, random:SEED; a list sweeps each",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="measure alpha, beta, gamma first; rows then carry the model's prediction",
     )
     parser.add_argument(
         "--timeout",
@@ -299,6 +306,12 @@ def main(args: argparse.Namespace) -> int:
             topology = split(comm, p, order, nodes, per_node)
             if topology is not None:
                 sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
+                if args.calibrate:
+                    record = {**calibrate(topology.comm, config.dtypes), **topology.fields()}
+                    if writer:
+                        writer.add_calibration(record)
+                    console.line(f"# {describe_calibration(record)}")
+                    sweeper.model = CostModel.from_dict(record["model"])
                 nwrong += sweeper.run()
                 rows += sweeper.rows
                 topology.comm.Free()

@@ -1,0 +1,50 @@
+"""Measure alpha, beta (Sendrecv exchange sweep) and gamma (local reduction) on this job, and fit them.
+
+Writes a results directory holding only the calibration; ``collbench model`` reads it (or the
+calibration inside any ``collbench run --calibrate`` results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import collectives
+
+from ..calibrate import calibrate, describe_calibration
+from ..environment import describe
+from ..options import add_output_options, split_list
+from ..outdir import utc_now
+from ..results import ResultsWriter
+from .run import _claim_directory
+
+HELP = "measure and fit the cost model's alpha, beta and gamma"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-d", "--dtype", default="float32", help="dtypes whose reduction rate to measure (default: float32)"
+    )
+    add_output_options(parser)
+
+
+def main(args: argparse.Namespace) -> int:
+    dtypes = split_list(args.dtype, collectives.DTYPES, "dtype")
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    root = comm.Get_rank() == 0
+    out_dir = _claim_directory(comm, args.out)
+    meta = describe(comm)
+    writer = (
+        ResultsWriter(out_dir, {"label": args.label, "start_time": utc_now(), **meta, "config": {"dtypes": dtypes}})
+        if root
+        else None
+    )
+    record = {**calibrate(comm, dtypes), "nodes": meta["nodes"]}
+    if writer:
+        writer.add_calibration(record)
+        writer.close({"end_time": utc_now(), "complete": True})
+        print(f"# {describe_calibration(record)}", file=sys.stdout)
+        print(f"# written to {out_dir}")
+    return 0

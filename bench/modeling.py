@@ -1,0 +1,87 @@
+"""Extrapolating the fitted cost model: every algorithm at any p and size, crossovers, bounds, tuning."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import collectives
+from collectives.blocks import mesh_shape
+from collectives.costmodel import CostModel, lg
+
+MODELLED = ("ring", "tree", "mesh", "rhd", "ps", "hier")
+
+
+def default_params(algo: str, p: int, nbytes: int, ranks_per_node: int) -> dict[str, Any] | None:
+    """The parameters an algorithm would choose by default at this p and size (None: cannot run)."""
+    if algo == "tree":
+        return {"variant": "double" if nbytes >= 64 * 1024 else "binomial"}
+    if algo == "rhd":
+        return {"variant": "doubling" if nbytes < 4096 else "halving"}
+    if algo == "mesh":
+        return {"mesh": "x".join(map(str, mesh_shape(p)))}
+    if algo == "hier":
+        if ranks_per_node < 1 or p % ranks_per_node:
+            return None
+        return {"ranks_per_node": ranks_per_node, "nodes": p // ranks_per_node, "outer": "ring"}
+    return {}
+
+
+def predict_time(model: CostModel, algo: str, p: int, nbytes: int, dtype: str, ranks_per_node: int) -> float | None:
+    params = default_params(algo, p, nbytes, ranks_per_node)
+    if params is None:
+        return None
+    return collectives.get(algo).cost(model, p, nbytes, dtype, params)
+
+
+def lower_bounds(model: CostModel, p: int, nbytes: int) -> dict[str, float]:
+    """⌈lg p⌉·α (no all-reduce has fewer rounds) and 2(p-1)/p·n·β (none moves fewer bytes per rank)."""
+    return {"latency": lg(p) * model.alpha, "bandwidth": 2 * (p - 1) / p * nbytes * model.beta}
+
+
+def winners(model: CostModel, p: int, sizes: list[int], dtype: str, algos: list[str], ranks_per_node: int):
+    """[(size, best algorithm, its time)] over ``sizes``."""
+    table = []
+    for nbytes in sizes:
+        times = {a: predict_time(model, a, p, nbytes, dtype, ranks_per_node) for a in algos}
+        times = {a: t for a, t in times.items() if t is not None}
+        best = min(times, key=times.get)
+        table.append((nbytes, best, times[best]))
+    return table
+
+
+def crossover(
+    model: CostModel, first: str, second: str, p: int, dtype: str, ranks_per_node: int, lo: int = 8, hi: int = 1 << 34
+) -> int | None:
+    """The smallest size (bytes, to 1%) from which ``second`` is faster than ``first``, if it becomes so."""
+
+    def faster(nbytes: int) -> bool:
+        a = predict_time(model, first, p, nbytes, dtype, ranks_per_node)
+        b = predict_time(model, second, p, nbytes, dtype, ranks_per_node)
+        return a is not None and b is not None and b < a
+
+    size, previous = lo, None
+    while size <= hi:
+        if faster(size) and (previous is None or not faster(previous)):
+            low, high = (previous or size), size
+            while high - low > max(1, low // 100):
+                mid = (low + high) // 2
+                low, high = (low, mid) if faster(mid) else (mid, high)
+            return high if previous is not None else size
+        previous, size = size, size * 2
+    return None
+
+
+def size_ranges(table: list[tuple[int, str, float]]) -> list[tuple[int, int, str]]:
+    """Consecutive sizes with the same winner merged: [(from, to, algo)]."""
+    ranges: list[tuple[int, int, str]] = []
+    for nbytes, algo, _ in table:
+        if ranges and ranges[-1][2] == algo:
+            ranges[-1] = (ranges[-1][0], nbytes, algo)
+        else:
+            ranges.append((nbytes, nbytes, algo))
+    return ranges
+
+
+def powers_of_two(lo: int, hi: int) -> list[int]:
+    return [1 << k for k in range(max(0, math.ceil(math.log2(lo))), int(math.log2(hi)) + 1)]

@@ -1,0 +1,96 @@
+"""The cost model: formulas against hand-computed values, the fits, extrapolation and crossovers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import collectives
+from bench.fit import fit_gamma, fit_segments, quality, wls_line
+from bench.modeling import crossover, lower_bounds, size_ranges, winners
+from collectives.costmodel import CostModel, Segment
+
+MODEL = CostModel((Segment(math.inf, 1e-6, 1e-9),), {"float32": 5e-10})
+
+
+def cost(algo, p, n, **params):
+    return collectives.get(algo).cost(MODEL, p, n, "float32", params)
+
+
+def test_formulas_against_hand_computed_values():
+    # ring, p=4, n=4 MB, one chunk: 2*3*(1us + 1 ms) + 3 * 0.5 ms
+    assert cost("ring", 4, 4_000_000, chunk=1 << 30) == pytest.approx(7.506e-3)
+    # halving-doubling, p=4: pieces 2 MB and 1 MB, each exchanged twice and reduced once
+    assert cost("rhd", 4, 4_000_000, variant="halving") == pytest.approx(5.002e-3 + 2.502e-3)
+    # p=3 folds first: the whole vector in and out (2 * 4.001 ms) and one reduction (2 ms)
+    assert cost("rhd", 3, 4_000_000, variant="halving") == pytest.approx(10.002e-3 + 5.002e-3)
+    assert cost("rhd", 4, 1000, variant="doubling") == pytest.approx(2 * (2e-6 + 5e-7))
+    # parameter server, p=4: three vectors in, reduced, and out
+    assert cost("ps", 4, 1_000_000) == pytest.approx(3 * (2 * 1.001e-3 + 5e-4))
+    # binomial tree, p=4: two rounds up (message there and back, one reduction each)
+    assert cost("tree", 4, 1000, variant="binomial") == pytest.approx(2 * (2 * 2e-6 + 5e-7))
+    # a 2x2 mesh: row reduce-scatter + all-gather on 2, then a ring of 2 on half the vector
+    row = (1e-6 + 2e-3 + 1e-3) + (1e-6 + 2e-3)
+    column = 2 * (1e-6 + 1e-3) + 5e-4
+    assert cost("mesh", 4, 4_000_000, mesh="2x2", chunk=1 << 30) == pytest.approx(row + column)
+    assert cost("ring", 1, 1000) == 0.0
+    assert collectives.get("mpi").cost(MODEL, 4, 1000, "float32", {}) is None
+
+
+def test_chunking_adds_latency_terms_only():
+    one = cost("ring", 4, 4_000_000, chunk=1 << 30)
+    ten = cost("ring", 4, 4_000_000, chunk=100_000)
+    assert ten - one == pytest.approx(2 * 3 * 9 * 1e-6)
+
+
+def test_lower_bounds():
+    bounds = lower_bounds(MODEL, 1024, 1_000_000)
+    assert bounds["latency"] == pytest.approx(10e-6)
+    assert bounds["bandwidth"] == pytest.approx(2 * 1023 / 1024 * 1e-3)
+
+
+def test_fit_recovers_alpha_beta_from_noisy_data():
+    rng = np.random.default_rng(0)
+    sizes = [8 << (2 * i) for i in range(12)]
+    times = [(2e-6 + 1e-10 * n) * rng.uniform(0.95, 1.05) for n in sizes]
+    alpha, beta, _ = wls_line(sizes, times)
+    assert alpha == pytest.approx(2e-6, rel=0.1)
+    assert beta == pytest.approx(1e-10, rel=0.1)
+    segments = fit_segments(sizes, times)
+    assert len(segments) == 1
+
+
+def test_fit_finds_the_protocol_breakpoint():
+    rng = np.random.default_rng(1)
+    sizes = [8 << (2 * i) for i in range(12)]
+    true = CostModel((Segment(32768, 1e-6, 5e-10), Segment(math.inf, 2e-5, 1e-10)))
+    times = [true.message(n) * rng.uniform(0.97, 1.03) for n in sizes]
+    segments = fit_segments(sizes, times)
+    assert len(segments) == 2 and segments[0].upto == 32768
+    assert segments[1].alpha == pytest.approx(2e-5, rel=0.15)
+    assert segments[1].beta == pytest.approx(1e-10, rel=0.1)
+    assert quality(CostModel(segments), sizes, times)["median_rel_residual"] < 0.03
+
+
+def test_gamma_fit():
+    rng = np.random.default_rng(2)
+    sizes = [1 << k for k in range(16, 26, 2)]
+    times = [3e-11 * n * rng.uniform(0.95, 1.05) + 1e-6 for n in sizes]
+    assert fit_gamma(sizes, times) == pytest.approx(3e-11, rel=0.1)
+
+
+def test_crossover_search_finds_the_known_answer():
+    # binomial tree at p=4: 4a + 4bn (gamma 0); ring: 6a + 1.5bn  ->  equal at n* = 2a / 2.5b
+    model = CostModel((Segment(math.inf, 1e-5, 1e-9),), {"float32": 0.0})
+    found = crossover(model, "tree", "ring", 4, "float32", ranks_per_node=8, lo=8, hi=1 << 15)
+    assert found == pytest.approx(8000, rel=0.01)
+
+
+def test_extrapolated_winners_follow_the_model():
+    model = CostModel((Segment(math.inf, 1e-5, 1e-9),), {"float32": 1e-10})
+    table = winners(model, 1024, [8, 1 << 30], "float32", ["ring", "tree", "rhd", "ps"], 8)
+    assert table[0][1] in ("tree", "rhd")  # latency: lg p rounds
+    assert table[1][1] in ("ring", "rhd")  # bandwidth: 2(p-1)/p n
+    assert size_ranges([(8, "a", 1.0), (16, "a", 1.0), (32, "b", 1.0)]) == [(8, 16, "a"), (32, 32, "b")]
