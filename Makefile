@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/mpiexec -n $(RANKS) $(BIN)/collbench run --algo $(ALGOS) $(BENCH_ARGS) --label make-bench
+	@out=results/$$(date -u +%Y%m%d-%H%M%S); \
+	$(BIN)/mpiexec -n $(RANKS) $(BIN)/collbench run --algo $(ALGOS) $(BENCH_ARGS) --label make-bench --out $$out && \
+	$(BIN)/collbench report $$out -o $$out/report.html
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check collectives bench reports tests
