@@ -97,6 +97,7 @@ def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
     model = CostModel(segments, gammas)
     return {
         "model": model.to_dict(),
+        "extrapolation": extrapolation(model, dtypes[0]),
         "fit": quality(model, EXCHANGE_SIZES, exchange),
         "exchange": {"sizes": EXCHANGE_SIZES, "seconds": exchange},
         "reduce": {"sizes": REDUCE_SIZES, "seconds": reductions},
@@ -136,3 +137,20 @@ def describe_calibration(record: dict[str, Any]) -> str:
         f"calibration p={record['p']}: {'; '.join(parts)}; reduce {gammas}; "
         f"R2 {fit['r2']:.3f}, median residual {fit['median_rel_residual'] * 100:.0f}%"
     )
+
+
+def extrapolation(model: CostModel, dtype: str, ranks_per_node: int = 8) -> dict[str, Any]:
+    """Predicted seconds of every modelled algorithm for p = 2..4096 at a few sizes, stored with the
+    calibration so reports can draw the curves from the file alone."""
+    from .modeling import MODELLED, lower_bounds, powers_of_two, predict_time
+
+    ranks = powers_of_two(2, 4096)
+    sizes = [1 << 10, 1 << 20, 64 << 20]
+    curves = {
+        str(nbytes): {
+            algo: [predict_time(model, algo, p, nbytes, dtype, ranks_per_node) for p in ranks] for algo in MODELLED
+        }
+        for nbytes in sizes
+    }
+    bounds = {str(nbytes): [max(lower_bounds(model, p, nbytes).values()) for p in ranks] for nbytes in sizes}
+    return {"ranks": ranks, "dtype": dtype, "ranks_per_node": ranks_per_node, "seconds": curves, "bound": bounds}

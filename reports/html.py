@@ -146,6 +146,7 @@ class ReportBuilder:
             self._metadata(),
             self._topologies(),
             self._winners(),
+            self._model(),
             self._correctness(),
             self._skips(),
             self._table(),
@@ -194,6 +195,7 @@ class ReportBuilder:
             ("metadata", "Runs"),
             ("topologies", "Plots by topology"),
             ("winners", "Winner map"),
+            ("model", "Cost model"),
             ("correctness", "Correctness"),
             ("skips", "Skips"),
             ("rows", "All rows"),
@@ -481,6 +483,113 @@ class ReportBuilder:
         return "".join(out)
 
     # ------------------------------------------------------------------ tables
+    def _model(self) -> str:
+        """Measured against predicted, the fitted parameters, and the extrapolated curves (run --calibrate)."""
+        out = ["<section id='model'><h2>Cost model</h2>"]
+        calibrated = [s for s in self.sets if s.metadata.get("calibrations")]
+        if not calibrated:
+            out.append("<p>No calibration in these results (run with <code>--calibrate</code>).</p></section>")
+            return "".join(out)
+        for s in calibrated:
+            for record in s.metadata["calibrations"]:
+                out.append(self._calibration(s, record))
+        return "".join(out) + "</section>"
+
+    def _calibration(self, s: ResultSet, record: dict) -> str:
+        model = record.get("model") or {}
+        fit = record.get("fit") or {}
+        segments = "; ".join(
+            f"up to {esc(size_label(seg['upto'])) if seg.get('upto') else '&infin;'}: "
+            f"&alpha; {float(seg['alpha']) * 1e6:.2f} &micro;s, 1/&beta; "
+            f"{(1 / float(seg['beta']) / 1e9) if float(seg['beta']) > 0 else float('inf'):.2f} GB/s"
+            for seg in model.get("segments", [])
+        )
+        gammas = ", ".join(
+            f"{esc(d)} {(1 / float(g) / 1e9) if float(g) > 0 else float('inf'):.1f} GB/s"
+            for d, g in (model.get("gamma") or {}).items()
+        )
+        p = record.get("p")
+        parts = [
+            f"<h4>{esc(s.label)}, p={esc(p)}</h4><p>{segments}; reduction {gammas}; "
+            f"R&sup2; {float(fit.get('r2', float('nan'))):.3f}, median residual "
+            f"{float(fit.get('median_rel_residual', float('nan'))) * 100:.1f}%</p><div class='figrow'>"
+        ]
+        rows = self.df[(self.df["set"] == s.label) & (self.df["p"] == p) & self.df["predicted_s"].notna()]
+        if not rows.empty:
+            traces = []
+            for (algo, placement), g in rows.groupby(["algo", "placement"], sort=True):
+                g = g.sort_values("bytes")
+                color = self.colors.get(algo, "#444")
+                xs = [int(b) for b in g["bytes"]]
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "mode": "lines+markers",
+                        "name": esc(f"{algo} · {placement} measured"),
+                        "x": xs,
+                        "y": _finite((g["time_s"] * 1e6).tolist()),
+                        "line": {"color": color},
+                    }
+                )
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "name": esc(f"{algo} · {placement} predicted"),
+                        "x": xs,
+                        "y": _finite((g["predicted_s"] * 1e6).tolist()),
+                        "line": {"color": color, "dash": "dash"},
+                    }
+                )
+            parts.append(
+                self.plots.figure(
+                    traces,
+                    {
+                        "title": {"text": "measured (solid) and predicted (dashed)"},
+                        "xaxis": _size_axis(sorted(set(int(b) for b in rows["bytes"]))),
+                        "yaxis": {"type": "log", "title": {"text": "time (us)"}},
+                    },
+                )
+            )
+        extrapolated = record.get("extrapolation") or {}
+        ranks = extrapolated.get("ranks") or []
+        for nbytes, curves in (extrapolated.get("seconds") or {}).items():
+            traces = [
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": esc(algo),
+                    "x": ranks,
+                    "y": _finite([None if t is None else t * 1e6 for t in times]),
+                    "line": {"color": self.colors.get(algo, "#444")},
+                }
+                for algo, times in curves.items()
+            ]
+            bound = (extrapolated.get("bound") or {}).get(nbytes)
+            if bound:
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "name": "lower bound",
+                        "x": ranks,
+                        "y": _finite([t * 1e6 for t in bound]),
+                        "line": {"color": "#000", "dash": "dot"},
+                    }
+                )
+            parts.append(
+                self.plots.figure(
+                    traces,
+                    {
+                        "title": {"text": f"extrapolated, {esc(size_label(int(nbytes)))}"},
+                        "xaxis": {"type": "log", "title": {"text": "ranks"}},
+                        "yaxis": {"type": "log", "title": {"text": "predicted time (us)"}},
+                    },
+                )
+            )
+        parts.append("</div>")
+        return "".join(parts)
+
     def _correctness(self) -> str:
         out = ["<section id='correctness'><h2>Correctness</h2><table class='grid'>"]
         out.append("<tr><th>run</th><th>rows</th><th>checked</th><th>with wrong elements</th><th>not checked</th></tr>")

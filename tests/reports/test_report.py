@@ -166,3 +166,33 @@ def test_table_data_of_no_rows():
     from bench.results import COLUMNS
 
     assert table_data(pd.DataFrame(columns=[*COLUMNS, "set", "series"]))["n"] == 0
+
+
+def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
+    from bench.calibrate import extrapolation
+    from collectives.costmodel import CostModel, Segment
+
+    model = CostModel((Segment(4096, 2e-6, 1e-9), Segment(float("inf"), 5e-6, 2e-10)), {"float32": 1e-10})
+    rows = standard_rows()
+    for r in rows:
+        if r["algo"] == "ring":
+            r["predicted_s"] = r["time_s"] * 1.1
+            r["model_error"] = 0.1
+    run = write_run(tmp_path / "run", rows, label="modelled")
+    document = json.loads((run / "results.json").read_text())
+    document["calibrations"] = [
+        {
+            "p": 4,
+            "model": model.to_dict(),
+            "fit": {"r2": 0.99, "median_rel_residual": 0.03},
+            "extrapolation": extrapolation(model, "float32"),
+        }
+    ]
+    (run / "results.json").write_text(json.dumps(document))
+    page = build_report(load_sets([str(run / "results.json")], []))
+    assert "<section id='model'>" in page and "R&sup2; 0.990" in page
+    titles = [s["layout"]["title"]["text"] for s in _specs(page)]
+    assert "measured (solid) and predicted (dashed)" in titles
+    assert "extrapolated, 1 MiB" in titles
+    predicted = next(s for s in _specs(page) if s["layout"]["title"]["text"].startswith("measured"))
+    assert {t["name"] for t in predicted["data"]} >= {"ring · out measured", "ring · out predicted"}
