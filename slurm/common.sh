@@ -28,12 +28,14 @@ collbench_outdir() {
     fi
 }
 
-# Run "collbench ARGS" on every task of the allocation.
+# Run "collbench ARGS" on every task of the allocation. A rank that dies (an MPI_Init failure, a
+# crash) ends the whole step at once (--kill-on-bad-exit) instead of leaving the others waiting
+# until the time limit.
 collbench_launch() {
     if [ "$COLLBENCH_SRUN_MPI" = "mpiexec" ]; then
         mpiexec -n "${SLURM_NTASKS:-1}" collbench "$@"
     else
-        srun --mpi="$COLLBENCH_SRUN_MPI" collbench "$@"
+        srun --mpi="$COLLBENCH_SRUN_MPI" --kill-on-bad-exit=1 collbench "$@"
     fi
 }
 

@@ -38,6 +38,12 @@ def _memory_mb() -> int:
     return 1024
 
 
+def _first_job_id() -> int:
+    """Job ids that no earlier test cluster on this machine used: MPICH names its shared-memory segment after the
+    PMI job id and a killed job leaves it in /dev/shm, where the next job 4 would collide with it ("Out of memory")."""
+    return 1000 + int(time.time() * 10) % 60_000_000
+
+
 class SlurmCluster:
     """Start with :meth:`start`, submit with :meth:`sbatch`, wait with :meth:`wait`, stop with :meth:`stop`."""
 
@@ -97,6 +103,7 @@ SchedulerType=sched/builtin
 MpiDefault=none
 SlurmdParameters=config_overrides
 ReturnToService=2
+FirstJobId={_first_job_id()}
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
