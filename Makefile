@@ -32,3 +32,23 @@ gpu-check:
 
 clean:
 	rm -rf $(VENV) results
+
+# Benchmarks as tests (tests/bench, pytest-benchmark, the slowest rank's time): `make perf` runs them on PERF_RANKS
+# ranks and saves the run in PERF_STORAGE; `make perf-compare` runs them again and fails when a median is more than
+# PERF_FAIL slower than in the last saved run. PERF_ARGS adds pytest options (-k, --bench-rounds N, ...).
+.PHONY: perf perf-compare
+MPIEXEC      ?= $(BIN)/mpiexec
+PERF_RANKS   ?= 2
+PERF_STORAGE ?= .benchmarks
+# 150%: on the shared 2-core VM this was written on, medians of unchanged code moved by up to +104% between runs.
+PERF_FAIL    ?= median:150%
+PERF_ARGS    ?=
+PERF := $(MPIEXEC) -n $(PERF_RANKS) $(BIN)/python -m pytest tests/bench --benchmark-only \
+	--benchmark-storage=$(PERF_STORAGE) --benchmark-columns=min,median,iqr,max,rounds,iterations $(PERF_ARGS)
+
+perf: $(STAMP)
+	$(PERF) --benchmark-autosave
+
+perf-compare: $(STAMP)
+	@ls $(PERF_STORAGE)/*/*.json >/dev/null 2>&1 || { echo "make perf-compare: no saved run in $(PERF_STORAGE); run 'make perf' first" >&2; exit 2; }
+	$(PERF) --benchmark-compare --benchmark-compare-fail=$(PERF_FAIL)

@@ -23,7 +23,7 @@ settings.load_profile("collbench")
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "tests" / "plugins"
 
-collect_ignore = ["mpi", "plugins"]
+collect_ignore = ["mpi", "plugins", "bench"]
 
 
 def mpiexec() -> str:

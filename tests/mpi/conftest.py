@@ -10,6 +10,7 @@ import os
 
 import pytest
 from mpi4py import MPI
+from ranks_agree import pytest_runtest_call  # noqa: F401  (the ranks agree on every verdict)
 
 
 def pytest_configure(config):
@@ -28,13 +29,3 @@ def comm():
 def shared_tmp(tmp_path, comm):
     """A temporary directory made by rank 0 and known to every rank."""
     return comm.bcast(tmp_path if comm.Get_rank() == 0 else None, root=0)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    outcome = yield
-    exc = outcome.exception
-    failed = exc is not None and not isinstance(exc, pytest.skip.Exception)
-    elsewhere = MPI.COMM_WORLD.allreduce(int(failed), op=MPI.SUM)
-    if elsewhere and not failed:
-        outcome.force_exception(AssertionError(f"failed on {elsewhere} other rank(s)"))
