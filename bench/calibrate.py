@@ -2,9 +2,14 @@
 
 - α, β: every rank exchanges with a partner (rank XOR 1; the last of an odd count pairs with
   rank 0 in a second round) using ``Sendrecv``, both directions at once, as the ring and
-  halving-doubling use a link; the time of an exchange is the slowest rank's median.
-- γ per dtype: ``ufunc(a, b, out=c)``, the kernel the algorithms reduce with, over sizes that
-  span the caches.
+  halving-doubling use a link; the time of an exchange is the slowest rank's median. Messages
+  walk a 64 MiB window, so large ones arrive cold from memory as chunks of a large vector do.
+- γ per dtype: ``ufunc(a, b, out=c)``, the kernel the algorithms reduce with, walking the same window.
+- Cache steps: a benchmark loop runs an all-reduce on the same buffers again and again, so a vector
+  that fits in the caches (shared by the node's ranks) stays there and moves and reduces several
+  times faster per byte than a 64 MiB one. For vectors of 64 KiB .. 64 MiB, half-vector exchanges
+  and reductions on the same buffers, on every rank at once, give per-byte factors on the cold β
+  and γ.
 - On a GPU with staging: the device-to-host copy rate of the staging path.
 """
 
@@ -16,12 +21,18 @@ from typing import Any
 import numpy as np
 
 import collectives
-from collectives.costmodel import CostModel
+from collectives.costmodel import CacheStep, CostModel
 
 from .fit import fit_gamma, fit_segments, quality
 
 EXCHANGE_SIZES = [8 << (2 * i) for i in range(12)]  # 8 B .. 32 MiB, x4
 REDUCE_SIZES = [1 << k for k in range(16, 26, 2)]  # 64 KiB .. 16 MiB
+CACHE_WINDOWS = [64 << (10 + k) for k in range(11)]  # vectors of 64 KiB .. 64 MiB
+
+
+def _filled(count: int, dtype: Any, value: int, xp: Any = np) -> Any:
+    """A buffer written so its pages are real (an untouched one would read from the kernel's zero page)."""
+    return xp.full(count, value, dtype=dtype)
 
 
 def _repeat(nbytes: int, budget: float = 0.05, most: int = 200) -> int:
@@ -32,56 +43,118 @@ WINDOW = 64 << 20  # messages walk through up to this much memory, as an algorit
 
 
 def _offsets(nbytes: int, repeats: int) -> list[int]:
-    """Start offsets that walk through a window of min(64 x nbytes, 64 MiB): small messages stay in
-    cache as they do in a latency benchmark, large ones arrive cold as chunks of a large vector do."""
-    window = max(nbytes, min(64 * nbytes, WINDOW))
-    slots = max(1, window // nbytes)
+    """Start offsets of ``repeats`` pieces of ``nbytes`` walking through the window, round and round."""
+    slots = max(1, max(nbytes, WINDOW) // nbytes)
     return [(i % slots) * nbytes for i in range(repeats)]
 
 
 def exchange_times(comm: Any, sizes: list[int]) -> list[float]:
-    """Median Sendrecv exchange time per size, the slowest rank's."""
+    """Median Sendrecv exchange time per size, the slowest rank's, the messages walking a 64 MiB window
+    (the first two untimed): cold data, as the chunks of a large vector."""
     from mpi4py import MPI
 
     rank, p = comm.Get_rank(), comm.Get_size()
     partner = rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
-    room = max(max(sizes), min(64 * max(sizes), WINDOW))
-    # real pages on both sides: an untouched np.zeros buffer reads from the kernel's zero page
-    send, recv = np.full(room, 1, np.uint8), np.full(room, 2, np.uint8)
+    room = max(max(sizes), WINDOW)
+    send, recv = _filled(room, np.uint8, 1), _filled(room, np.uint8, 2)
     results = []
     for nbytes in sizes:
-        repeats = comm.bcast(_repeat(nbytes), root=0)
-        samples = np.empty(repeats)
-        for i, offset in enumerate(_offsets(nbytes, repeats + 2)):
+        timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
+        samples = np.empty(timed)
+        for i, offset in enumerate(_offsets(nbytes, warm + timed)):
             a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
             comm.Barrier()
             start = perf_counter()
             if partner != rank:
                 comm.Sendrecv(a, partner, 5, b, partner, 5)
-            if i >= 2:
-                samples[i - 2] = perf_counter() - start
+            if i >= warm:
+                samples[i - warm] = perf_counter() - start
         results.append(comm.allreduce(float(np.median(samples)), op=MPI.MAX))
     return results
 
 
 def reduce_times(dtype: str, sizes: list[int], xp: Any = np) -> list[float]:
-    """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, walking a window as above."""
+    """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, walking a 64 MiB window
+    of each operand (one untimed pass first): cold data."""
     add = collectives.OPS["sum"].ufunc(xp)
     itemsize = collectives.DTYPES[dtype].itemsize
-    room = max(max(sizes), min(64 * max(sizes), WINDOW)) // itemsize
-    a, b, c = (xp.full(room, v, dtype=dtype) for v in (1, 2, 3))
+    room = max(max(sizes), WINDOW) // itemsize
+    a, b, c = (_filled(room, dtype, v, xp) for v in (1, 2, 3))
     times = []
     for nbytes in sizes:
         count = nbytes // itemsize
+        warm = max(1, WINDOW // nbytes)
         repeats = max(3, min(50, int(0.03 / max(nbytes / 5e9, 1e-6))))
         samples = []
-        for offset in _offsets(nbytes, repeats):
+        for i, offset in enumerate(_offsets(nbytes, warm + repeats)):
             lo = offset // itemsize
             start = perf_counter()
             add(a[lo : lo + count], b[lo : lo + count], out=c[lo : lo + count])
-            samples.append(perf_counter() - start)
+            if i >= warm:
+                samples.append(perf_counter() - start)
         times.append(float(np.median(samples)))
     return times
+
+
+def hot_exchange_times(comm: Any, sizes: list[int]) -> list[float]:
+    """Median Sendrecv exchange time per size, the slowest rank's, on the same buffers back to back, as a
+    benchmark loop reuses an all-reduce's buffers: whatever fits in the caches stays there."""
+    from mpi4py import MPI
+
+    rank, p = comm.Get_rank(), comm.Get_size()
+    partner = rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
+    # one pair of buffers at the largest size, viewed from the start for each, as the harness allocates
+    send, recv = _filled(max(sizes), np.uint8, 1), _filled(max(sizes), np.uint8, 2)
+    results = []
+    for nbytes in sizes:
+        repeats = comm.bcast(_repeat(nbytes, budget=0.02, most=100), root=0)
+        samples = np.empty(repeats)
+        a, b = send[:nbytes], recv[:nbytes]
+        comm.Barrier()
+        for i in range(-3, repeats):
+            start = perf_counter()
+            if partner != rank:
+                comm.Sendrecv(a, partner, 5, b, partner, 5)
+            if i >= 0:
+                samples[i] = perf_counter() - start
+        results.append(comm.allreduce(float(np.median(samples)), op=MPI.MAX))
+    return results
+
+
+def hot_reduce_times(dtype: str, sizes: list[int]) -> list[float]:
+    """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, the same operands each time."""
+    add = collectives.OPS["sum"].ufunc(np)
+    itemsize = collectives.DTYPES[dtype].itemsize
+    whole_a, whole_b = (_filled(max(sizes) // itemsize, dtype, v) for v in (1, 2))
+    times = []
+    for nbytes in sizes:
+        a, b = whole_a[: nbytes // itemsize], whole_b[: nbytes // itemsize]
+        samples = []
+        for i in range(-2, max(3, min(50, int(0.01 / max(nbytes / 5e9, 1e-6))))):
+            start = perf_counter()
+            add(a, b, out=a)
+            if i >= 0:
+                samples.append(perf_counter() - start)
+        times.append(float(np.median(samples)))
+    return times
+
+
+def cache_steps(comm: Any, model: CostModel, dtype: str) -> tuple[list[CacheStep], dict[str, list[float]]]:
+    """β and γ factors per vector size W: half-vector exchanges and reductions on the same buffers again and
+    again (hot where W fits in the caches), per byte over the cold model's (α taken off). Factors only grow
+    with W (a noisy dip is flattened) and stay within (0, 1]."""
+    pieces = [window // 2 for window in CACHE_WINDOWS]
+    exchange = hot_exchange_times(comm, pieces)
+    reduce = [comm.allreduce(t, op=_max()) for t in hot_reduce_times(dtype, pieces)]
+    steps, beta_floor, gamma_floor = [], 1.0, 1.0
+    for window, piece, hot, kernel in reversed(list(zip(CACHE_WINDOWS, pieces, exchange, reduce, strict=True))):
+        cold = model.message(piece)
+        alpha = next(s.alpha for s in model.segments if piece <= s.upto)
+        beta = max(hot - alpha, 1e-12) / max(cold - alpha, 1e-12)
+        gamma = kernel / max(model.reduce(piece, dtype), 1e-12)
+        beta_floor, gamma_floor = min(beta_floor, max(beta, 0.01)), min(gamma_floor, max(gamma, 0.01))
+        steps.append(CacheStep(window, beta_floor, gamma_floor))
+    return steps[::-1], {"windows": CACHE_WINDOWS, "exchange": exchange, "reduce": reduce}
 
 
 def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
@@ -94,13 +167,16 @@ def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
         times = [comm.allreduce(t, op=_max()) for t in times]
         reductions[dtype] = times
         gammas[dtype] = fit_gamma(REDUCE_SIZES, times)
-    model = CostModel(segments, gammas)
+    cold = CostModel(segments, gammas)
+    steps, probe = cache_steps(comm, cold, dtypes[0])
+    model = CostModel(segments, gammas, tuple(steps))
     return {
         "model": model.to_dict(),
         "extrapolation": extrapolation(model, dtypes[0]),
         "fit": quality(model, EXCHANGE_SIZES, exchange),
         "exchange": {"sizes": EXCHANGE_SIZES, "seconds": exchange},
         "reduce": {"sizes": REDUCE_SIZES, "seconds": reductions},
+        "cache_probe": probe,
         "p": comm.Get_size(),
     }
 
@@ -120,7 +196,7 @@ def predict(model: CostModel, row: dict[str, Any]) -> float | None:
     params = dict(row.get("params") or {})
     if row.get("mesh"):
         params.setdefault("mesh", row["mesh"])
-    return cls.cost(model, int(row["p"]), int(row["bytes"]), row["dtype"], params)
+    return cls.cost(model.at(int(row["bytes"])), int(row["p"]), int(row["bytes"]), row["dtype"], params)
 
 
 def describe_calibration(record: dict[str, Any]) -> str:
@@ -132,6 +208,9 @@ def describe_calibration(record: dict[str, Any]) -> str:
         rate = f"{1 / segment.beta / 1e9:.2f} GB/s" if segment.beta > 0 else "inf GB/s"
         parts.append(f"alpha {segment.alpha * 1e6:.2f} us, beta {rate}{upto}")
     gammas = ", ".join(f"{d} {1 / g / 1e9:.1f} GB/s" for d, g in model.gamma.items() if g > 0)
+    if model.cache:
+        beta, gamma = model.cache_factors(1 << 20)
+        gammas += f"; in cache (1 MiB vectors) beta x{beta:.2f}, gamma x{gamma:.2f}"
     fit = record["fit"]
     return (
         f"calibration p={record['p']}: {'; '.join(parts)}; reduce {gammas}; "

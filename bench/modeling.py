@@ -31,12 +31,12 @@ def predict_time(model: CostModel, algo: str, p: int, nbytes: int, dtype: str, r
     params = default_params(algo, p, nbytes, ranks_per_node)
     if params is None:
         return None
-    return collectives.get(algo).cost(model, p, nbytes, dtype, params)
+    return collectives.get(algo).cost(model.at(nbytes), p, nbytes, dtype, params)
 
 
 def lower_bounds(model: CostModel, p: int, nbytes: int) -> dict[str, float]:
     """⌈lg p⌉·α (no all-reduce has fewer rounds) and 2(p-1)/p·n·β (none moves fewer bytes per rank)."""
-    return {"latency": lg(p) * model.alpha, "bandwidth": 2 * (p - 1) / p * nbytes * model.beta}
+    return {"latency": lg(p) * model.alpha, "bandwidth": 2 * (p - 1) / p * nbytes * model.at(nbytes).beta}
 
 
 def winners(model: CostModel, p: int, sizes: list[int], dtype: str, algos: list[str], ranks_per_node: int):

@@ -3,10 +3,16 @@
 A message of n bytes costs ``α + β·n`` (a latency and an inverse bandwidth), piecewise where
 the MPI library switches protocol (eager to rendezvous) at a breakpoint; reducing n bytes of a
 dtype costs ``γ·n``. Times are seconds, sizes bytes. Pure arithmetic: no MPI, no NumPy arrays.
+
+β and γ are those of data that comes from memory. An all-reduce whose vectors fit in the caches
+moves and reduces its chunks several times faster, so the model also carries measured cache
+steps: for a working set of W bytes, β and γ are scaled by factors (1 for cold data) interpolated
+between the measured windows. :meth:`CostModel.at` gives the model for one all-reduce's vector.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -21,11 +27,42 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class CacheStep:
+    """β and γ of data walking a window of ``window`` bytes, as fractions of their cold values."""
+
+    window: float
+    beta: float
+    gamma: float
+
+
+@dataclass(frozen=True)
 class CostModel:
-    """Message segments (sorted by ``upto``) and γ per dtype."""
+    """Message segments (sorted by ``upto``), γ per dtype and cache steps (sorted by ``window``)."""
 
     segments: tuple[Segment, ...]
     gamma: dict[str, float] = field(default_factory=dict)
+    cache: tuple[CacheStep, ...] = ()
+
+    def at(self, working_set: float) -> CostModel:
+        """The model for an all-reduce whose vector is ``working_set`` bytes: β and γ scaled by the
+        cache factors, interpolated in log(size) between the measured windows, cold (1) beyond the
+        largest. Without cache steps, the model itself."""
+        if not self.cache:
+            return self
+        beta, gamma = self.cache_factors(working_set)
+        segments = tuple(Segment(s.upto, s.alpha, s.beta * beta) for s in self.segments)
+        return CostModel(segments, {d: g * gamma for d, g in self.gamma.items()})
+
+    def cache_factors(self, working_set: float) -> tuple[float, float]:
+        """(β factor, γ factor) at ``working_set`` bytes."""
+        steps = self.cache
+        if working_set <= steps[0].window:
+            return steps[0].beta, steps[0].gamma
+        for low, high in itertools.pairwise(steps):
+            if working_set <= high.window:
+                t = math.log(working_set / low.window) / math.log(high.window / low.window)
+                return low.beta + t * (high.beta - low.beta), low.gamma + t * (high.gamma - low.gamma)
+        return 1.0, 1.0
 
     def message(self, nbytes: float) -> float:
         """Seconds to move one message of ``nbytes`` (0 bytes still pays α)."""
@@ -57,6 +94,7 @@ class CostModel:
                 for s in self.segments
             ],
             "gamma": dict(self.gamma),
+            "cache": [{"window": c.window, "beta": c.beta, "gamma": c.gamma} for c in self.cache],
         }
 
     @classmethod
@@ -65,7 +103,10 @@ class CostModel:
             Segment(math.inf if s["upto"] is None else float(s["upto"]), float(s["alpha"]), float(s["beta"]))
             for s in data["segments"]
         )
-        return cls(segments, {k: float(v) for k, v in data.get("gamma", {}).items()})
+        cache = tuple(
+            CacheStep(float(c["window"]), float(c["beta"]), float(c["gamma"])) for c in data.get("cache") or ()
+        )
+        return cls(segments, {k: float(v) for k, v in data.get("gamma", {}).items()}, cache)
 
 
 def lg(p: int) -> int:

@@ -508,6 +508,12 @@ class ReportBuilder:
             f"{esc(d)} {(1 / float(g) / 1e9) if float(g) > 0 else float('inf'):.1f} GB/s"
             for d, g in (model.get("gamma") or {}).items()
         )
+        cache = ", ".join(
+            f"{esc(size_label(step['window']))} &times;{float(step['beta']):.2f}/&times;{float(step['gamma']):.2f}"
+            for step in model.get("cache") or []
+        )
+        if cache:
+            gammas += f"; in-cache factors on &beta;/&gamma; by vector size: {cache}"
         p = record.get("p")
         parts = [
             f"<h4>{esc(s.label)}, p={esc(p)}</h4><p>{segments}; reduction {gammas}; "

@@ -166,6 +166,11 @@ def test_calibrate_model_and_tune(tmp_path):
     assert "# calibration p=2: alpha" in done.stdout
     document = read_document(out)
     assert document["calibrations"][0]["fit"]["r2"] > 0.5
+    steps = document["calibrations"][0]["model"]["cache"]
+    assert [s["window"] for s in steps] == sorted(s["window"] for s in steps) and len(steps) == 11
+    for factor in ("beta", "gamma"):  # within (0, 1], never shrinking as the vector grows
+        factors = [s[factor] for s in steps]
+        assert all(0 < f <= 1 for f in factors) and factors == sorted(factors)
     df = load(out)
     modelled = df[df["algo"].isin(["ring", "rhd"])]
     assert modelled["predicted_s"].notna().all() and (modelled["model_error"] >= 0).all()

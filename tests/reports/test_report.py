@@ -170,9 +170,13 @@ def test_table_data_of_no_rows():
 
 def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
     from bench.calibrate import extrapolation
-    from collectives.costmodel import CostModel, Segment
+    from collectives.costmodel import CacheStep, CostModel, Segment
 
-    model = CostModel((Segment(4096, 2e-6, 1e-9), Segment(float("inf"), 5e-6, 2e-10)), {"float32": 1e-10})
+    model = CostModel(
+        (Segment(4096, 2e-6, 1e-9), Segment(float("inf"), 5e-6, 2e-10)),
+        {"float32": 1e-10},
+        (CacheStep(1 << 20, 0.4, 0.3), CacheStep(64 << 20, 1.0, 1.0)),
+    )
     rows = standard_rows()
     for r in rows:
         if r["algo"] == "ring":
@@ -191,6 +195,7 @@ def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
     (run / "results.json").write_text(json.dumps(document))
     page = build_report(load_sets([str(run / "results.json")], []))
     assert "<section id='model'>" in page and "R&sup2; 0.990" in page
+    assert "1 MiB &times;0.40/&times;0.30" in page  # the in-cache factors
     titles = [s["layout"]["title"]["text"] for s in _specs(page)]
     assert "measured (solid) and predicted (dashed)" in titles
     assert "extrapolated, 1 MiB" in titles

@@ -9,8 +9,8 @@ import pytest
 
 import collectives
 from bench.fit import fit_gamma, fit_segments, quality, wls_line
-from bench.modeling import crossover, lower_bounds, size_ranges, winners
-from collectives.costmodel import CostModel, Segment
+from bench.modeling import crossover, lower_bounds, predict_time, size_ranges, winners
+from collectives.costmodel import CacheStep, CostModel, Segment
 
 MODEL = CostModel((Segment(math.inf, 1e-6, 1e-9),), {"float32": 5e-10})
 
@@ -94,3 +94,39 @@ def test_extrapolated_winners_follow_the_model():
     assert table[0][1] in ("tree", "rhd")  # latency: lg p rounds
     assert table[1][1] in ("ring", "rhd")  # bandwidth: 2(p-1)/p n
     assert size_ranges([(8, "a", 1.0), (16, "a", 1.0), (32, "b", 1.0)]) == [(8, 16, "a"), (32, 32, "b")]
+
+
+CACHED = CostModel(
+    (Segment(math.inf, 1e-6, 1e-9),),
+    {"float32": 4e-10},
+    (CacheStep(1 << 20, 0.25, 0.5), CacheStep(4 << 20, 0.5, 1.0), CacheStep(16 << 20, 1.0, 1.0)),
+)
+
+
+def test_cache_factors_interpolate_in_log_size_and_are_cold_beyond_the_last_window():
+    assert CACHED.cache_factors(1 << 10) == (0.25, 0.5)  # below the first window: the first step
+    assert CACHED.cache_factors(2 << 20) == pytest.approx((0.375, 0.75))  # halfway in log2 from 1 to 4 MiB
+    assert CACHED.cache_factors(8 << 20) == pytest.approx((0.75, 1.0))
+    assert CACHED.cache_factors(1 << 30) == (1.0, 1.0)
+    hot = CACHED.at(1 << 20)
+    assert hot.message(1000) == pytest.approx(1e-6 + 0.25e-9 * 1000) and hot.reduce(1000, "float32") == pytest.approx(
+        2e-7
+    )
+    assert MODEL.at(1 << 20) is MODEL  # no cache steps: the model itself
+
+
+def test_cache_steps_change_predictions_only_for_vectors_that_fit():
+    cold = CostModel(CACHED.segments, CACHED.gamma)
+    ring = collectives.get("ring")
+    big, small = 64 << 20, 1 << 20
+    assert predict_time(CACHED, "ring", 4, big, "float32", 8) == pytest.approx(
+        ring.cost(cold, 4, big, "float32", {"chunk": 1 << 20})
+    )
+    assert predict_time(CACHED, "ring", 4, small, "float32", 8) < predict_time(cold, "ring", 4, small, "float32", 8)
+
+
+def test_cost_model_round_trips_with_and_without_cache_steps():
+    assert CostModel.from_dict(CACHED.to_dict()) == CACHED
+    old = CACHED.to_dict()
+    del old["cache"]  # result files written before cache steps existed
+    assert CostModel.from_dict(old).cache == ()
