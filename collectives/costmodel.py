@@ -28,7 +28,7 @@ class Segment:
 
 @dataclass(frozen=True)
 class CacheStep:
-    """β and γ of data walking a window of ``window`` bytes, as fractions of their cold values."""
+    """β and γ of an all-reduce on a ``window``-byte vector whose buffers are reused, over the cold ones."""
 
     window: float
     beta: float
