@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
@@ -24,6 +25,7 @@ import collectives
 from collectives.costmodel import CacheStep, CostModel
 
 from .fit import fit_gamma, fit_segments, quality
+from .modeling import MODELLED, cost_at, lower_bounds, powers_of_two, predict_time
 
 EXCHANGE_SIZES = [8 << (2 * i) for i in range(12)]  # 8 B .. 32 MiB, x4
 REDUCE_SIZES = [1 << k for k in range(16, 26, 2)]  # 64 KiB .. 16 MiB
@@ -33,6 +35,12 @@ CACHE_WINDOWS = [64 << (10 + k) for k in range(11)]  # vectors of 64 KiB .. 64 M
 def _filled(count: int, dtype: Any, value: int, xp: Any = np) -> Any:
     """A buffer written so its pages are real (an untouched one would read from the kernel's zero page)."""
     return xp.full(count, value, dtype=dtype)
+
+
+def _partner(comm: Any) -> int:
+    """Rank XOR 1; the last of an odd count pairs with rank 0; a lone rank with itself."""
+    rank, p = comm.Get_rank(), comm.Get_size()
+    return rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
 
 
 def _repeat(nbytes: int, budget: float = 0.05, most: int = 200) -> int:
@@ -53,8 +61,7 @@ def exchange_times(comm: Any, sizes: list[int]) -> list[float]:
     (the first two untimed): cold data, as the chunks of a large vector."""
     from mpi4py import MPI
 
-    rank, p = comm.Get_rank(), comm.Get_size()
-    partner = rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
+    rank, partner = comm.Get_rank(), _partner(comm)
     room = max(max(sizes), WINDOW)
     send, recv = _filled(room, np.uint8, 1), _filled(room, np.uint8, 2)
     results = []
@@ -101,8 +108,7 @@ def hot_exchange_times(comm: Any, sizes: list[int]) -> list[float]:
     benchmark loop reuses an all-reduce's buffers: whatever fits in the caches stays there."""
     from mpi4py import MPI
 
-    rank, p = comm.Get_rank(), comm.Get_size()
-    partner = rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
+    rank, partner = comm.Get_rank(), _partner(comm)
     # one pair of buffers at the largest size, viewed from the start for each, as the harness allocates
     send, recv = _filled(max(sizes), np.uint8, 1), _filled(max(sizes), np.uint8, 2)
     results = []
@@ -148,9 +154,8 @@ def cache_steps(comm: Any, model: CostModel, dtype: str) -> tuple[list[CacheStep
     reduce = [comm.allreduce(t, op=_max()) for t in hot_reduce_times(dtype, pieces)]
     steps, beta_floor, gamma_floor = [], 1.0, 1.0
     for window, piece, hot, kernel in reversed(list(zip(CACHE_WINDOWS, pieces, exchange, reduce, strict=True))):
-        cold = model.message(piece)
-        alpha = next(s.alpha for s in model.segments if piece <= s.upto)
-        beta = max(hot - alpha, 1e-12) / max(cold - alpha, 1e-12)
+        segment = model.segment(piece)
+        beta = max(hot - segment.alpha, 1e-12) / max(segment.beta * piece, 1e-12)
         gamma = kernel / max(model.reduce(piece, dtype), 1e-12)
         beta_floor, gamma_floor = min(beta_floor, max(beta, 0.01)), min(gamma_floor, max(gamma, 0.01))
         steps.append(CacheStep(window, beta_floor, gamma_floor))
@@ -169,7 +174,7 @@ def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
         gammas[dtype] = fit_gamma(REDUCE_SIZES, times)
     cold = CostModel(segments, gammas)
     steps, probe = cache_steps(comm, cold, dtypes[0])
-    model = CostModel(segments, gammas, tuple(steps))
+    model = replace(cold, cache=tuple(steps))
     return {
         "model": model.to_dict(),
         "extrapolation": extrapolation(model, dtypes[0]),
@@ -190,13 +195,13 @@ def _max() -> Any:
 def predict(model: CostModel, row: dict[str, Any]) -> float | None:
     """The model's time for a result row (None for algorithms without a cost function)."""
     try:
-        cls = collectives.get(row["algo"])
+        collectives.get(row["algo"])
     except collectives.CollectiveError:
         return None
     params = dict(row.get("params") or {})
     if row.get("mesh"):
         params.setdefault("mesh", row["mesh"])
-    return cls.cost(model.at(int(row["bytes"])), int(row["p"]), int(row["bytes"]), row["dtype"], params)
+    return cost_at(row["algo"], model, int(row["p"]), int(row["bytes"]), row["dtype"], params)
 
 
 def describe_calibration(record: dict[str, Any]) -> str:
@@ -221,8 +226,6 @@ def describe_calibration(record: dict[str, Any]) -> str:
 def extrapolation(model: CostModel, dtype: str, ranks_per_node: int = 8) -> dict[str, Any]:
     """Predicted seconds of every modelled algorithm for p = 2..4096 at a few sizes, stored with the
     calibration so reports can draw the curves from the file alone."""
-    from .modeling import MODELLED, lower_bounds, powers_of_two, predict_time
-
     ranks = powers_of_two(2, 4096)
     sizes = [1 << 10, 1 << 20, 64 << 20]
     curves = {

@@ -27,11 +27,16 @@ def default_params(algo: str, p: int, nbytes: int, ranks_per_node: int) -> dict[
     return {}
 
 
+def cost_at(algo: str, model: CostModel, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
+    """``algo``'s cost function evaluated with the model for an all-reduce of ``nbytes`` (its cache factors)."""
+    return collectives.get(algo).cost(model.at(nbytes), p, nbytes, dtype, params)
+
+
 def predict_time(model: CostModel, algo: str, p: int, nbytes: int, dtype: str, ranks_per_node: int) -> float | None:
     params = default_params(algo, p, nbytes, ranks_per_node)
     if params is None:
         return None
-    return collectives.get(algo).cost(model.at(nbytes), p, nbytes, dtype, params)
+    return cost_at(algo, model, p, nbytes, dtype, params)
 
 
 def lower_bounds(model: CostModel, p: int, nbytes: int) -> dict[str, float]:

@@ -64,13 +64,14 @@ class CostModel:
                 return low.beta + t * (high.beta - low.beta), low.gamma + t * (high.gamma - low.gamma)
         return 1.0, 1.0
 
+    def segment(self, nbytes: float) -> Segment:
+        """The protocol segment a message of ``nbytes`` falls in."""
+        return next((s for s in self.segments if nbytes <= s.upto), self.segments[-1])
+
     def message(self, nbytes: float) -> float:
         """Seconds to move one message of ``nbytes`` (0 bytes still pays α)."""
-        for segment in self.segments:
-            if nbytes <= segment.upto:
-                return segment.alpha + segment.beta * nbytes
-        last = self.segments[-1]
-        return last.alpha + last.beta * nbytes
+        segment = self.segment(nbytes)
+        return segment.alpha + segment.beta * nbytes
 
     def reduce(self, nbytes: float, dtype: str) -> float:
         """Seconds to reduce ``nbytes`` of ``dtype`` locally."""
