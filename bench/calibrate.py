@@ -24,6 +24,7 @@ import numpy as np
 import collectives
 from collectives.costmodel import CacheStep, CostModel
 
+from .buffers import PAGE_ALIGNED, BufferSpec, host_full
 from .fit import fit_gamma, fit_segments, quality
 from .modeling import MODELLED, cost_at, lower_bounds, powers_of_two, predict_time
 
@@ -32,8 +33,11 @@ REDUCE_SIZES = [1 << k for k in range(16, 26, 2)]  # 64 KiB .. 16 MiB
 CACHE_WINDOWS = [64 << (10 + k) for k in range(11)]  # vectors of 64 KiB .. 64 MiB
 
 
-def _filled(count: int, dtype: Any, value: int, xp: Any = np) -> Any:
-    """A buffer written so its pages are real (an untouched one would read from the kernel's zero page)."""
+def _filled(count: int, dtype: Any, value: int, buffers: BufferSpec, xp: Any = np) -> Any:
+    """A buffer placed as the sweep's, written so its pages are real (an untouched one would read from the
+    kernel's zero page)."""
+    if xp is np:
+        return host_full(count, dtype, value, buffers)
     return xp.full(count, value, dtype=dtype)
 
 
@@ -56,14 +60,14 @@ def _offsets(nbytes: int, repeats: int) -> list[int]:
     return [(i % slots) * nbytes for i in range(repeats)]
 
 
-def exchange_times(comm: Any, sizes: list[int]) -> list[float]:
+def exchange_times(comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED) -> list[float]:
     """Median Sendrecv exchange time per size, the slowest rank's, the messages walking a 64 MiB window
     (the first two untimed): cold data, as the chunks of a large vector."""
     from mpi4py import MPI
 
     rank, partner = comm.Get_rank(), _partner(comm)
     room = max(max(sizes), WINDOW)
-    send, recv = _filled(room, np.uint8, 1), _filled(room, np.uint8, 2)
+    send, recv = _filled(room, np.uint8, 1, buffers), _filled(room, np.uint8, 2, buffers)
     results = []
     for nbytes in sizes:
         timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
@@ -80,13 +84,13 @@ def exchange_times(comm: Any, sizes: list[int]) -> list[float]:
     return results
 
 
-def reduce_times(dtype: str, sizes: list[int], xp: Any = np) -> list[float]:
+def reduce_times(dtype: str, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, xp: Any = np) -> list[float]:
     """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, walking a 64 MiB window
     of each operand (one untimed pass first): cold data."""
     add = collectives.OPS["sum"].ufunc(xp)
     itemsize = collectives.DTYPES[dtype].itemsize
     room = max(max(sizes), WINDOW) // itemsize
-    a, b, c = (_filled(room, dtype, v, xp) for v in (1, 2, 3))
+    a, b, c = (_filled(room, dtype, v, buffers, xp) for v in (1, 2, 3))
     times = []
     for nbytes in sizes:
         count = nbytes // itemsize
@@ -103,14 +107,14 @@ def reduce_times(dtype: str, sizes: list[int], xp: Any = np) -> list[float]:
     return times
 
 
-def hot_exchange_times(comm: Any, sizes: list[int]) -> list[float]:
+def hot_exchange_times(comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED) -> list[float]:
     """Median Sendrecv exchange time per size, the slowest rank's, on the same buffers back to back, as a
     benchmark loop reuses an all-reduce's buffers: whatever fits in the caches stays there."""
     from mpi4py import MPI
 
     rank, partner = comm.Get_rank(), _partner(comm)
     # one pair of buffers at the largest size, viewed from the start for each, as the harness allocates
-    send, recv = _filled(max(sizes), np.uint8, 1), _filled(max(sizes), np.uint8, 2)
+    send, recv = _filled(max(sizes), np.uint8, 1, buffers), _filled(max(sizes), np.uint8, 2, buffers)
     results = []
     for nbytes in sizes:
         repeats = comm.bcast(_repeat(nbytes, budget=0.02, most=100), root=0)
@@ -127,11 +131,11 @@ def hot_exchange_times(comm: Any, sizes: list[int]) -> list[float]:
     return results
 
 
-def hot_reduce_times(dtype: str, sizes: list[int]) -> list[float]:
+def hot_reduce_times(dtype: str, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED) -> list[float]:
     """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, the same operands each time."""
     add = collectives.OPS["sum"].ufunc(np)
     itemsize = collectives.DTYPES[dtype].itemsize
-    whole_a, whole_b = (_filled(max(sizes) // itemsize, dtype, v) for v in (1, 2))
+    whole_a, whole_b = (_filled(max(sizes) // itemsize, dtype, v, buffers) for v in (1, 2))
     times = []
     for nbytes in sizes:
         a, b = whole_a[: nbytes // itemsize], whole_b[: nbytes // itemsize]
@@ -145,13 +149,15 @@ def hot_reduce_times(dtype: str, sizes: list[int]) -> list[float]:
     return times
 
 
-def cache_steps(comm: Any, model: CostModel, dtype: str) -> tuple[list[CacheStep], dict[str, list[float]]]:
+def cache_steps(
+    comm: Any, model: CostModel, dtype: str, buffers: BufferSpec = PAGE_ALIGNED
+) -> tuple[list[CacheStep], dict[str, list[float]]]:
     """β and γ factors per vector size W: half-vector exchanges and reductions on the same buffers again and
     again (hot where W fits in the caches), per byte over the cold model's (α taken off). Factors only grow
     with W (a noisy dip is flattened) and stay within (0, 1]."""
     pieces = [window // 2 for window in CACHE_WINDOWS]
-    exchange = hot_exchange_times(comm, pieces)
-    reduce = [comm.allreduce(t, op=_max()) for t in hot_reduce_times(dtype, pieces)]
+    exchange = hot_exchange_times(comm, pieces, buffers)
+    reduce = [comm.allreduce(t, op=_max()) for t in hot_reduce_times(dtype, pieces, buffers)]
     steps, beta_floor, gamma_floor = [], 1.0, 1.0
     for window, piece, hot, kernel in reversed(list(zip(CACHE_WINDOWS, pieces, exchange, reduce, strict=True))):
         segment = model.segment(piece)
@@ -162,18 +168,19 @@ def cache_steps(comm: Any, model: CostModel, dtype: str) -> tuple[list[CacheStep
     return steps[::-1], {"windows": CACHE_WINDOWS, "exchange": exchange, "reduce": reduce}
 
 
-def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
-    """Measure and fit; the record stored in results (model, fit quality and the raw points)."""
-    exchange = exchange_times(comm, EXCHANGE_SIZES)
+def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED) -> dict[str, Any]:
+    """Measure and fit, on buffers placed as ``buffers`` says; the record stored in results (model, fit
+    quality and the raw points)."""
+    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers)
     segments = fit_segments(EXCHANGE_SIZES, exchange)
     gammas, reductions = {}, {}
     for dtype in dtypes:
-        times = reduce_times(dtype, REDUCE_SIZES)
+        times = reduce_times(dtype, REDUCE_SIZES, buffers)
         times = [comm.allreduce(t, op=_max()) for t in times]
         reductions[dtype] = times
         gammas[dtype] = fit_gamma(REDUCE_SIZES, times)
     cold = CostModel(segments, gammas)
-    steps, probe = cache_steps(comm, cold, dtypes[0])
+    steps, probe = cache_steps(comm, cold, dtypes[0], buffers)
     model = replace(cold, cache=tuple(steps))
     return {
         "model": model.to_dict(),
@@ -183,6 +190,8 @@ def calibrate(comm: Any, dtypes: list[str]) -> dict[str, Any]:
         "reduce": {"sizes": REDUCE_SIZES, "seconds": reductions},
         "cache_probe": probe,
         "p": comm.Get_size(),
+        "align": buffers.name,
+        "huge_pages": buffers.huge_pages,
     }
 
 

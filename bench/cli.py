@@ -8,7 +8,7 @@ import traceback
 from . import __version__
 from .commands import COMMANDS
 from .errors import UsageError
-from .mpienv import abort, is_root
+from .mpienv import abort, is_root, request_thread_level
 from .options import Parser
 
 
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
+        if hasattr(args, "thread_level"):  # a command that starts MPI: before anything imports mpi4py.MPI
+            request_thread_level(args.thread_level)
         return args.handler(args)
     except (UsageError, collectives.CollectiveError) as exc:
         if is_root():

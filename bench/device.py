@@ -9,6 +9,8 @@ directly when the MPI library is CUDA-aware and through pinned host buffers othe
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +19,9 @@ import numpy as np
 
 from collectives.transport import TransportSpec
 
+from .buffers import PAGE_ALIGNED, BufferSpec, device_empty, host_empty
 from .errors import UsageError
+from .mpienv import loaded_mpi_libraries
 
 DEVICES = ("cpu", "gpu")
 CUDA_AWARE_MODES = ("auto", "yes", "no")
@@ -46,18 +50,7 @@ def local_rank(comm: Any, environ: dict[str, str] | None = None) -> int:
 
 def _mpi_library_handles() -> list[Any]:
     """ctypes handles of the loaded MPI libraries (libmpi*), found in this process's memory map."""
-    handles, seen = [], set()
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            for line in maps:
-                path = line.split()[-1] if line.strip() else ""
-                name = os.path.basename(path)
-                if name.startswith("libmpi") and ".so" in name and path not in seen:
-                    seen.add(path)
-                    handles.append(ctypes.CDLL(path))
-    except OSError:
-        pass
-    return handles
+    return [ctypes.CDLL(path) for path in loaded_mpi_libraries()]
 
 
 def detect_cuda_aware(handles: list[Any] | None = None) -> tuple[bool, str]:
@@ -102,8 +95,12 @@ class CpuDevice:
     def __init__(self) -> None:
         self.transport = TransportSpec()
 
-    def empty(self, count: int, dtype: np.dtype) -> Any:
-        return np.empty(count, dtype=dtype)
+    def empty(self, count: int, dtype: np.dtype, spec: BufferSpec = PAGE_ALIGNED) -> Any:
+        return host_empty(count, dtype, spec)
+
+    def transport_for(self, spec: BufferSpec) -> TransportSpec:
+        """The transport spec whose scratch buffers are placed as ``spec`` says."""
+        return dataclasses.replace(self.transport, empty=functools.partial(host_empty, spec=spec))
 
     def upload(self, host: np.ndarray, target: Any) -> None:
         target[...] = host
@@ -147,8 +144,12 @@ class GpuDevice:
         self.properties = cupy.cuda.runtime.getDeviceProperties(self.index)
         self.device_samples: list[float] = []
 
-    def empty(self, count: int, dtype: np.dtype) -> Any:
-        return self.cupy.empty(count, dtype=dtype)
+    def empty(self, count: int, dtype: np.dtype, spec: BufferSpec = PAGE_ALIGNED) -> Any:
+        return device_empty(self.cupy, count, dtype, spec)
+
+    def transport_for(self, spec: BufferSpec) -> TransportSpec:
+        """The transport spec whose scratch buffers are placed as ``spec`` says."""
+        return dataclasses.replace(self.transport, empty=functools.partial(device_empty, self.cupy, spec=spec))
 
     def free_memory(self) -> int:
         """Free bytes on the node's GPUs, taking this rank's as typical (the node's ranks share them)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+DEFAULT_BUDGET = 0.5  # seconds of timing per size at most (collbench run --time-budget)
+
 
 @dataclass(frozen=True)
 class IterationPolicy:

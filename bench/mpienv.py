@@ -1,15 +1,124 @@
-"""Knowing this process's rank before and after MPI starts, and stopping every rank together."""
+"""Starting MPI at the thread level asked for, knowing this process's rank, and stopping every rank together."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
+
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID")
+# How many ranks the launcher starts on this node: Hydra (MPICH, Intel MPI), Open MPI, PMIx.
+_LOCAL_SIZE_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE")
+_CHOSEN: dict[str, str] = {}
+
+
+def local_ranks(environ: dict[str, str] | None = None) -> int | None:
+    """The number of ranks the launcher starts on this node, from its environment (None when it does not say)."""
+    environ = dict(os.environ) if environ is None else environ
+    for name in _LOCAL_SIZE_VARIABLES:
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    # srun: SLURM_STEP_TASKS_PER_NODE is "3(x2),1" (3 tasks on each of two nodes, then 1); SLURM_NODEID is ours
+    layout, node = environ.get("SLURM_STEP_TASKS_PER_NODE", ""), environ.get("SLURM_NODEID", "")
+    if layout and node.isdigit():
+        counts: list[int] = []
+        for part in layout.split(","):
+            match = re.fullmatch(r"(\d+)(?:\(x(\d+)\))?", part.strip())
+            if not match:
+                return None
+            counts += [int(match.group(1))] * int(match.group(2) or 1)
+        return counts[int(node)] if int(node) < len(counts) else None
+    return None
+
+
+def default_thread_level(
+    environ: dict[str, str] | None = None, cpus: int | None = None, machine_cpus: int | None = None
+) -> tuple[str, str]:
+    """The thread level collbench asks for when not told, and why.
+
+    ``single``, what ``MPI_Init`` gives the C benchmarks: mpi4py's own default, multiple, makes
+    MPICH give up its shared-memory collectives (several times slower below 64 KiB), and nothing
+    in collbench calls MPI from a second thread. Except on an oversubscribed node (more ranks than
+    CPUs, with the ranks free to use every CPU, so not bound one to a core): there MPICH below
+    ``multiple`` busy-waits without ever yielding the processor, and every call waits out a
+    scheduler time slice (8 ms instead of 8 us for 8 B on 3 ranks over 2 CPUs); at ``multiple``
+    it yields. ``cpus`` (this process's CPUs) and ``machine_cpus`` default to the system's answers.
+    """
+    local = local_ranks(environ)
+    usable = len(os.sched_getaffinity(0)) if cpus is None else cpus
+    unbound = usable >= (machine_cpus or os.cpu_count() or usable)  # a rank bound to fewer CPUs is pinned
+    if local is not None and local > usable and unbound:
+        return "multiple", (
+            f"{local} ranks share {usable} CPUs on this node: below multiple, MPICH busy-waits without yielding "
+            "and every call waits out a scheduler time slice"
+        )
+    return "single", "as MPI_Init gives the C benchmarks"
+
+
+def request_thread_level(level: str | None) -> str:
+    """Make mpi4py start MPI at ``level``, or when None at ``$MPI4PY_RC_THREAD_LEVEL`` or :func:`default_thread_level`.
+
+    Returns the level asked for. Has no effect once MPI is running (then :func:`thread_level`
+    reports the level it runs at).
+    """
+    import mpi4py
+
+    if level:
+        reason = "--thread-level"
+    elif os.environ.get("MPI4PY_RC_THREAD_LEVEL"):
+        level, reason = os.environ["MPI4PY_RC_THREAD_LEVEL"], "MPI4PY_RC_THREAD_LEVEL"
+    else:
+        level, reason = default_thread_level()
+    mpi4py.rc.thread_level = level
+    os.environ["MPI4PY_RC_THREAD_LEVEL"] = level  # mpi4py lets the environment override rc: make both agree
+    _CHOSEN.update(requested=level, reason=reason)
+    return level
+
+
+def busy_wait_warning(ranks_on_node: int, provided: str, cpus: int | None = None) -> str | None:
+    """A warning when more ranks than CPUs share a node at a thread level where MPICH never yields (else None)."""
+    usable = len(os.sched_getaffinity(0)) if cpus is None else cpus
+    if provided == "multiple" or ranks_on_node <= usable:
+        return None
+    return (
+        f"warning: {ranks_on_node} ranks share {usable} CPUs on a node at thread level {provided}: MPICH busy-waits "
+        "there without yielding, so calls may wait out scheduler time slices; use --thread-level multiple or fewer ranks"
+    )
+
+
+def thread_level() -> dict[str, str]:
+    """The thread level asked for and why, and the one MPI provides (``MPI_Query_thread``)."""
+    import mpi4py
+    from mpi4py import MPI
+
+    names = {getattr(MPI, f"THREAD_{level.upper()}"): level for level in THREAD_LEVELS}
+    provided = MPI.Query_thread()
+    return {
+        "requested": str(mpi4py.rc.thread_level),
+        "provided": names.get(provided, str(provided)),
+        "reason": _CHOSEN.get("reason", "mpi4py's default"),
+    }
+
+
+def loaded_mpi_libraries() -> list[str]:
+    """Paths of the MPI libraries (``libmpi*.so*``) mapped into this process, in load order."""
+    paths: list[str] = []
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            for line in maps:
+                path = line.split()[-1] if line.strip() else ""
+                name = os.path.basename(path)
+                if name.startswith("libmpi") and ".so" in name and path not in paths:
+                    paths.append(path)
+    except OSError:
+        pass
+    return paths
 
 
 def launcher_rank() -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
+from .buffers import HUGE_PAGES
 from .errors import UsageError
+from .mpienv import THREAD_LEVELS
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,3 +62,33 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", help="results directory (default: results/<UTC timestamp>); never overwritten"
     )
     parser.add_argument("--label", default="", help="a name for this run, shown in reports and comparisons")
+
+
+def add_mpi_options(parser: argparse.ArgumentParser) -> None:
+    """--thread-level, shared by every command that starts MPI."""
+    parser.add_argument(
+        "--thread-level",
+        choices=THREAD_LEVELS,
+        help="the MPI thread level to ask for (default: $MPI4PY_RC_THREAD_LEVEL, else single, as MPI_Init in C "
+        "benchmarks; mpi4py's own default is multiple)",
+    )
+
+
+def add_buffer_options(parser: argparse.ArgumentParser, several: bool) -> None:
+    """--align and --huge-pages: where host buffers start and which pages back them."""
+    sweep = "; a list sweeps each" if several else ""
+    parser.add_argument(
+        "--align",
+        default="page",
+        metavar="LIST" if several else "SPEC",
+        help="where buffers start: on a multiple of BYTES (a power of two, e.g. 64), on a page boundary (page, "
+        "as OSU allocates), OFFSET bytes past either (BYTES+OFFSET, page+OFFSET; page+16 is where NumPy's large "
+        f"arrays start), or wherever np.empty puts them (numpy){sweep} (default: page)",
+    )
+    parser.add_argument(
+        "--huge-pages",
+        choices=HUGE_PAGES,
+        default="system",
+        help="transparent huge pages for host buffers: system (no advice, as a C benchmark gets; default), "
+        "on or off (madvise)",
+    )

@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 SCHEMA = "collbench.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 2 added how a row was measured: stat, thread level, buffer placement
 
 # Flat columns of a measurement, in order, with the kind of value each holds.
 COLUMNS: dict[str, str] = {
@@ -43,6 +44,11 @@ COLUMNS: dict[str, str] = {
     "op": "str",
     "placement": "str",
     "timing": "str",
+    "stat": "str",
+    "thread_level": "str",
+    "align": "str",
+    "page_offset": "nint",
+    "huge_pages": "str",
     "iters": "int",
     "warmup": "int",
     "nwrong": "nint",
@@ -56,6 +62,9 @@ COLUMNS: dict[str, str] = {
     "p99_s": "float",
     "max_s": "float",
     "stdev_s": "float",
+    "rank_avg_s": "float",
+    "rank_min_s": "float",
+    "rank_max_s": "float",
     "predicted_s": "float",
     "model_error": "float",
     "params": "json",
@@ -63,6 +72,10 @@ COLUMNS: dict[str, str] = {
 }
 
 RESULT_FILES = ("results.json", "results.jsonl", "results.csv")
+STAT_COLUMNS = ("min", "p50", "mean", "p99", "max", "stdev", "rank_avg", "rank_min", "rank_max")
+# Columns a version 1 file lacks, and what they mean there: the median, at the level mpi4py then asked for.
+V1_DEFAULTS = {"stat": "median", "thread_level": "multiple"}
+V2_COLUMNS = ("stat", "thread_level", "align", "page_offset", "huge_pages", "rank_avg_s", "rank_min_s", "rank_max_s")
 
 
 class ResultsError(Exception):
@@ -94,6 +107,7 @@ class ResultsWriter:
         self.rows: list[dict[str, Any]] = []
         self.skips: list[dict[str, Any]] = []
         self.calibrations: list[dict[str, Any]] = []
+        self.floor: list[dict[str, Any]] = []
         self._journal = open(self.directory / "results.jsonl", "w", encoding="utf-8")
         _fsync_line(self._journal, {"record": "header", **self.header})
 
@@ -112,11 +126,23 @@ class ResultsWriter:
         self.calibrations.append(calibration)
         _fsync_line(self._journal, {"record": "calibration", **calibration})
 
+    def add_floor(self, record: dict[str, Any]) -> None:
+        """Record one size of ``collbench floor``: C, bare mpi4py and the harness side by side."""
+        self.floor.append(record)
+        _fsync_line(self._journal, {"record": "floor", **record})
+
     def close(self, footer: dict[str, Any]) -> None:
         """Finish the journal and write ``results.json`` (atomically) and ``results.csv``."""
         _fsync_line(self._journal, {"record": "footer", **footer})
         self._journal.close()
-        document = {**self.header, **footer, "rows": self.rows, "skips": self.skips, "calibrations": self.calibrations}
+        document = {
+            **self.header,
+            **footer,
+            "rows": self.rows,
+            "skips": self.skips,
+            "calibrations": self.calibrations,
+            "floor": self.floor,
+        }
         _write_atomic(self.directory / "results.json", json.dumps(document, indent=1, allow_nan=True) + "\n")
         write_csv(self.directory / "results.csv", flatten(document))
 
@@ -125,14 +151,16 @@ def flatten(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The flat rows (:data:`COLUMNS`) of a results document or of a journal's header and rows."""
     label = document.get("label") or ""
     start = document.get("start_time") or ""
+    defaults = V1_DEFAULTS if document.get("schema_version") == 1 else {}
     flat = []
     for row in document.get("rows", []):
         stats = row.get("stats", {})
         record = {
             "label": label,
             "run_start": start,
+            **defaults,
             **{k: row.get(k) for k in COLUMNS if k in row},
-            **{f"{name}_s": stats.get(name) for name in ("min", "p50", "mean", "p99", "max", "stdev")},
+            **{f"{name}_s": stats.get(name) for name in STAT_COLUMNS},
         }
         record["params"] = row.get("params", {})
         record["samples_s"] = tuple(row.get("samples_s", ()))
@@ -203,7 +231,7 @@ def _check_header(path: Path, header: Any) -> None:
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:
         raise ResultsError(f"{path}: not a collbench results file (no '{SCHEMA}' schema marker)")
     version = header.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ResultsError(
             f"{path}: results schema version {version!r} is not supported; this collbench reads version "
             f"{SCHEMA_VERSION} (upgrade collbench to read newer files)"
@@ -237,7 +265,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read_journal(path: Path, text: str) -> dict[str, Any]:
     document: dict[str, Any] | None = None
-    rows, skips, calibrations = [], [], []
+    rows, skips, calibrations, floor = [], [], [], []
     complete = False
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -260,6 +288,8 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
             skips.append(record)
         elif kind == "calibration":
             calibrations.append(record)
+        elif kind == "floor":
+            floor.append(record)
         elif kind == "footer":
             document.update(record)
             complete = True
@@ -268,7 +298,7 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
     if document is None:
         raise ResultsError(f"{path}: empty results journal")
     _check_rows(path, rows)
-    document.update(rows=rows, skips=skips, calibrations=calibrations)
+    document.update(rows=rows, skips=skips, calibrations=calibrations, floor=floor)
     document.setdefault("complete", complete)
     if not complete:
         document["complete"] = False
@@ -296,15 +326,16 @@ def _load_csv(path: Path) -> pd.DataFrame:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if header != list(COLUMNS):
+            version_1 = [name for name in COLUMNS if name not in V2_COLUMNS]
+            if header not in (list(COLUMNS), version_1):
                 raise ResultsError(f"{path}: not a collbench results.csv (unexpected columns)")
+            defaults = V1_DEFAULTS if header == version_1 else {}
             rows = []
             for number, cells in enumerate(reader, 2):
-                if len(cells) != len(COLUMNS):
-                    raise ResultsError(f"{path}:{number}: expected {len(COLUMNS)} columns, found {len(cells)}")
-                rows.append(
-                    {name: _parse_cell(kind, cell) for (name, kind), cell in zip(COLUMNS.items(), cells, strict=True)}
-                )
+                if len(cells) != len(header):
+                    raise ResultsError(f"{path}:{number}: expected {len(header)} columns, found {len(cells)}")
+                row = {name: _parse_cell(COLUMNS[name], cell) for name, cell in zip(header, cells, strict=True)}
+                rows.append({**row, **defaults})
         return frame(rows)
     except (OSError, UnicodeDecodeError, ValueError, TypeError, csv.Error) as exc:
         raise ResultsError(f"{path}: cannot read as results CSV: {exc}") from None

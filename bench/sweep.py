@@ -1,8 +1,8 @@
 """The sweep: every algorithm x dtype x op x size x placement, checked, timed and recorded.
 
-Buffers are allocated once per dtype at the largest size and viewed for each smaller one (as
-nccl-tests does); each algorithm is constructed once per size, outside any timer. Correctness
-passes run before timing and are never timed.
+Buffers are allocated once per dtype (and per ``--align`` placement) at the largest size and
+viewed for each smaller one (as nccl-tests does); each algorithm is constructed once per size,
+outside any timer. Correctness passes run before timing and are never timed.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import numpy as np
 
 import collectives
 
+from .buffers import BufferSpec, page_offset
 from .calibrate import predict
 from .check import count_wrong, expected_result, rank_input
 from .console import Console
 from .device import CpuDevice
 from .iterations import IterationPolicy
 from .results import ResultsWriter
-from .stats import bandwidths, summarize
+from .stats import DEFAULT_STAT, STATISTICS, bandwidths, summarize, timing_stats
 from .timing import measure, slowest
 from .topology import Topology
 
@@ -42,6 +43,9 @@ class SweepConfig:
     policy: IterationPolicy = field(default_factory=IterationPolicy)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     meshes: list[str] = field(default_factory=list)  # mesh shapes to sweep ("2x4"); empty: the default shape
+    buffers: list[BufferSpec] = field(default_factory=lambda: [BufferSpec()])  # --align (and --huge-pages)
+    stat: str = DEFAULT_STAT  # --stat: the statistic that is a row's time
+    thread_level: str = ""  # the MPI thread level provided (recorded on every row)
 
     def sizes_for(self, dtype: str) -> list[int]:
         """The sweep's sizes that hold a whole number of ``dtype`` elements."""
@@ -90,10 +94,14 @@ class Sweep:
             sizes = self.config.sizes_for(dtype)
             if not sizes:
                 continue
-            send = self.device.empty(max(sizes) // collectives.DTYPES[dtype].itemsize, collectives.DTYPES[dtype])
-            recv = self.device.empty(send.size, collectives.DTYPES[dtype])
+            dt = collectives.DTYPES[dtype]
+            count = max(sizes) // dt.itemsize
+            buffers = [
+                (placement, self.device.empty(count, dt, placement), self.device.empty(count, dt, placement))
+                for placement in self.config.buffers
+            ]
             for op in self.config.ops:
-                self._run_case(dtype, op, sizes, send, recv)
+                self._run_case(dtype, op, sizes, buffers)
         return self.nwrong_total
 
     def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
@@ -120,41 +128,57 @@ class Sweep:
                 entries.append((algo, algo, options))
         return entries
 
-    def _run_case(self, dtype: str, op: str, sizes: list[int], send: Any, recv: Any) -> None:
+    def _run_case(self, dtype: str, op: str, sizes: list[int], buffers: list[tuple[BufferSpec, Any, Any]]) -> None:
+        """Every size of one dtype and op: per size, each buffer placement, each algorithm (interleaved)."""
         running = self._entries(dtype, op)
+        several = len(buffers) > 1
         for nbytes in sizes:
-            count = nbytes // send.itemsize
-            sendbuf, recvbuf = send[:count], recv[:count]
+            count = nbytes // collectives.DTYPES[dtype].itemsize
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
-            self.device.upload(rank_input(self.rank, self.size, count, dtype, op), sendbuf)
-            for entry in list(running):
-                label, algo, options = entry
-                try:
-                    alg = collectives.create(
-                        algo, self.comm, count, dtype, op, xp=self.device.xp, transport=self.device.transport, **options
-                    )
-                except collectives.CollectiveError as exc:
-                    self._skip(algo, dtype, op, str(exc))
-                    running.remove(entry)
-                    continue
-                by_placement = {}
-                try:
-                    for placement in self.config.placements:
-                        row = self._measure(alg, sendbuf, recvbuf, placement, expected)
-                        row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
-                        row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
-                        if self.model is not None:
-                            predicted = predict(self.model, row)
-                            if predicted:
-                                row["predicted_s"] = predicted
-                                row["model_error"] = abs(predicted - row["time_s"]) / row["time_s"]
-                        by_placement[placement] = row
-                        self.rows += 1
-                        if self.writer:
-                            self.writer.add_row(row)
-                finally:
-                    alg.close()
-                self.console.row(nbytes, count, dtype, op, label, by_placement)
+            given = rank_input(self.rank, self.size, count, dtype, op)
+            for buffer, send, recv in buffers:
+                sendbuf, recvbuf = send[:count], recv[:count]
+                self.device.upload(given, sendbuf)
+                transport = self.device.transport_for(buffer)
+                for entry in list(running):
+                    label, algo, options = entry
+                    try:
+                        alg = collectives.create(
+                            algo, self.comm, count, dtype, op, xp=self.device.xp, transport=transport, **options
+                        )
+                    except collectives.CollectiveError as exc:
+                        self._skip(algo, dtype, op, str(exc))
+                        running.remove(entry)
+                        continue
+                    by_placement = {}
+                    try:
+                        for placement in self.config.placements:
+                            row = self._measure(alg, sendbuf, recvbuf, placement, expected)
+                            row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                            row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
+                            row.update(self._buffer_fields(buffer, sendbuf))
+                            if self.model is not None:
+                                predicted = predict(self.model, row)
+                                if predicted:
+                                    row["predicted_s"] = predicted
+                                    row["model_error"] = abs(predicted - row["time_s"]) / row["time_s"]
+                            by_placement[placement] = row
+                            self.rows += 1
+                            if self.writer:
+                                self.writer.add_row(row)
+                    finally:
+                        alg.close()
+                    shown = f"{label}@{buffer.name}" if several else label
+                    self.console.row(nbytes, count, dtype, op, shown, by_placement)
+
+    def _buffer_fields(self, buffer: BufferSpec, sendbuf: Any) -> dict[str, Any]:
+        """How the timed buffers were placed, and the MPI thread level: recorded on every row."""
+        return {
+            "align": buffer.name,
+            "page_offset": page_offset(sendbuf),
+            "huge_pages": buffer.huge_pages if self.device.name == "cpu" else "device",
+            "thread_level": self.config.thread_level,
+        }
 
     def _measure(
         self,
@@ -198,7 +222,7 @@ class Sweep:
             recvbuf[...] = sendbuf
         nbytes = sendbuf.nbytes
         with np.errstate(all="ignore"):  # in place, repeated sums overflow to inf: harmless for timing
-            samples = measure(
+            timing = measure(
                 self.device.timed(alg.bound(target, recvbuf)),
                 nbytes,
                 warmup=self.config.warmup,
@@ -209,14 +233,16 @@ class Sweep:
             )
         if self.watchdog is not None:
             self.watchdog.idle()
+        samples = timing.samples
         extra: dict[str, Any] = {}
         if self.device.name == "gpu":
             device_times = slowest(self.device.device_samples[-samples.size :], self.comm)
             self.device.device_samples.clear()
             extra = {"device_samples_s": device_times.tolist(), "device_stats": summarize(device_times)}
-        stats = summarize(samples)
+        stats = timing_stats(timing)
+        time_s = stats[STATISTICS[self.config.stat][0]]
         factor = alg.busbw_factor(self.size)
-        algbw, busbw = bandwidths(nbytes, stats["p50"], factor)
+        algbw, busbw = bandwidths(nbytes, time_s, factor)
         return {
             "placement": placement,
             **self.topology.fields(),
@@ -225,7 +251,8 @@ class Sweep:
             "warmup": self.config.warmup,
             "nwrong": nwrong,
             "busbw_factor": factor,
-            "time_s": stats["p50"],
+            "stat": self.config.stat,
+            "time_s": time_s,
             "algbw_GBps": algbw,
             "busbw_GBps": busbw,
             "stats": stats,

@@ -2,28 +2,40 @@
 
 A thread on every rank watches the progress of the loop in flight (the list its samples are
 written to, or a one-call check) without touching the hot path. When no call has completed
-for ``timeout`` seconds it prints which algorithm, size and ranks are waiting, lets rank 0
-close the results it has (the journal already holds every completed row; results.json is
-written marked incomplete), and aborts every rank through ``MPI_Abort``.
+for ``timeout`` seconds it says which algorithm, size and ranks are waiting, lets rank 0 close
+the results it has (the journal already holds every completed row; results.json is written
+marked incomplete), and ends its own process with exit code 3. The launcher (Hydra's mpiexec,
+Open MPI's mpirun, ``srun --kill-on-bad-exit``) then ends every other rank of the job.
+
+The thread never calls MPI: MPI runs at the single thread level by default, where a second
+thread must not, and a hung MPI may hold locks an ``MPI_Abort`` would wait on. It does not
+depend on Python locks or pipes either: the message goes out with one ``os.write`` on the
+stderr descriptor, and before anything else it sets an alarm whose default action ends the
+process (SIGALRM) should the results, the disk or a full stderr pipe block it.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 WATCHDOG_EXIT = 3
+GRACE = 10  # seconds the results may take to close before the alarm ends the process anyway
+OTHERS_WAIT = 3.0  # ranks other than 0 wait this long before exiting, so rank 0 can close the results first
 
 
 class Watchdog:
     """Arm it around each loop of calls with :meth:`watch`; it fires if a call outlasts ``timeout``."""
 
-    def __init__(self, timeout: float, comm: Any, on_fire: Callable[[str], None] | None = None, poll: float = 0.2):
+    def __init__(
+        self, timeout: float, rank: int, on_fire: Callable[[str], None] | None = None, poll: float = 0.2
+    ) -> None:
         self.timeout = timeout
-        self.comm = comm
+        self.rank = rank
         self.on_fire = on_fire
         self.poll = poll
         self._what = ""
@@ -31,6 +43,8 @@ class Watchdog:
         self._armed_at = 0.0
         self._last_count = 0
         self._lock = threading.Lock()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)  # the last resort below must end the process
         self._thread = threading.Thread(target=self._watch, name="collbench-watchdog", daemon=True)
         self._thread.start()
 
@@ -70,23 +84,29 @@ class Watchdog:
                 what = self._what
             if waited > self.timeout:
                 self._fire(what, waited)
-                return
 
     def _fire(self, what: str, waited: float) -> None:
-        from mpi4py import MPI
-
-        rank = MPI.COMM_WORLD.Get_rank()
+        """Report, let rank 0 close the results, end this process; never returns."""
+        signal.alarm(GRACE + int(OTHERS_WAIT) + 1)
         message = (
-            f"collbench: watchdog: rank {rank} waited {waited:.1f} s in one call of {what} "
-            f"(--timeout {self.timeout:g}); aborting the job"
+            f"collbench: watchdog: rank {self.rank} waited {waited:.1f} s in one call of {what} "
+            f"(--timeout {self.timeout:g}); ending the job"
         )
-        print(message, file=sys.stderr, flush=True)
-        # let every rank say where it waits; rank 0 closes the results before anyone aborts
-        time.sleep(1.0 if rank == 0 else 3.0)
-        if self.on_fire is not None:
-            try:
-                self.on_fire(message)
-            except Exception as exc:  # the results must not stop the abort
-                print(f"collbench: watchdog: could not close the results: {exc}", file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        MPI.COMM_WORLD.Abort(WATCHDOG_EXIT)
+        _say(message)
+        if self.rank == 0:
+            if self.on_fire is not None:
+                try:
+                    self.on_fire(message)
+                except Exception as exc:  # the results must not stop the exit
+                    _say(f"collbench: watchdog: could not close the results: {exc}")
+        else:
+            time.sleep(OTHERS_WAIT)
+        os._exit(WATCHDOG_EXIT)
+
+
+def _say(text: str) -> None:
+    """One line on stderr's descriptor, without Python's stream locks; lost if stderr is gone."""
+    try:
+        os.write(sys.stderr.fileno(), (text + "\n").encode("utf-8", "replace"))
+    except (OSError, ValueError):
+        pass

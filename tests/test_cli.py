@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pandas as pd
-from conftest import ROOT, launch_env, run_collbench
+from conftest import ROOT, launch_env, run_collbench, skip_or_fail
 
 from bench.results import load, read_document
 
@@ -87,13 +87,65 @@ def test_a_second_run_never_overwrites_the_first(tmp_path):
     assert "same-1" in done.stdout
 
 
-def test_info_and_overhead():
+def test_info_shows_the_library_and_the_thread_level():
     done = run_collbench(2, "info")
     assert done.returncode == 0, done.stderr
     assert "MPI library:" in done.stdout and "ranks:          2" in done.stdout and "mpi " in done.stdout
-    done = run_collbench(2, "overhead", "-n", "50", "--rounds", "2")
+    assert "thread level:   single provided (single requested: as MPI_Init gives the C benchmarks)" in done.stdout
+    done = run_collbench(2, "info", "--thread-level", "multiple")
+    assert "thread level:   multiple provided (multiple requested: --thread-level)" in done.stdout, done.stdout
+
+
+def test_the_thread_level_and_buffers_are_on_every_row(tmp_path):
+    out = tmp_path / "levels"
+    done = run_collbench(
+        2,
+        "run",
+        "-b",
+        "8",
+        "-e",
+        "64K",
+        "-f",
+        "64",
+        "-n",
+        "3",
+        "--thread-level",
+        "funneled",
+        "--align",
+        "page+64",
+        "--stat",
+        "max",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
-    assert re.search(r"collbench run \(reported\):\s+[\d.]+ us\s+ratio [\d.]+", done.stdout)
+    assert "MPI thread level: funneled (--thread-level)" in done.stdout and "--align 4096+64" in done.stdout
+    df = load(out)
+    assert (df["thread_level"] == "funneled").all() and (df["align"] == "4096+64").all()
+    assert (df["page_offset"] == 64).all() and (df["stat"] == "max").all() and (df["time_s"] == df["rank_max_s"]).all()
+    assert read_document(out)["mpi"]["thread_level"] == {
+        "requested": "funneled",
+        "provided": "funneled",
+        "reason": "--thread-level",
+    }
+
+
+def test_floor_puts_c_python_and_the_harness_side_by_side(tmp_path):
+    out = tmp_path / "floor"
+    done = run_collbench(2, "floor", "-b", "8", "-e", "64K", "-f", "64", "--rounds", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    if "# skipped: C floor:" in done.stdout:
+        skip_or_fail("mpicc", done.stdout.split("# skipped: C floor:")[1].splitlines()[0].strip())
+    rows = [line.split() for line in done.stdout.splitlines() if line and not line.startswith("#")]
+    assert [int(row[0]) for row in rows] == [8, 512, 32768, 65536], done.stdout
+    for row in rows:
+        values = [float(v) for v in row[2:9]]  # C OSU .. cb med, microseconds
+        assert all(v > 0 for v in values), row
+    document = read_document(out)
+    assert [r["bytes"] for r in document["floor"]] == [8, 512, 32768, 65536]
+    for record in document["floor"]:
+        assert set(record["medians"]) == {"c-osu", "c-imb", "py-osu", "py-imb", "harness"}
+        assert all(len(v) == 2 for stats in record["values"].values() for v in stats.values())
 
 
 def test_topology_sweep_rows_for_every_size_order_and_algorithm(tmp_path):

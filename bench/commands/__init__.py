@@ -1,11 +1,11 @@
 """One module per subcommand, each with HELP, ``add_arguments(parser)`` and ``main(args) -> int``."""
 
-from . import calibrate, compare, import_, info, model, overhead, report, run, tune
+from . import calibrate, compare, floor, import_, info, model, report, run, tune
 
 COMMANDS = {
     "run": run,
     "info": info,
-    "overhead": overhead,
+    "floor": floor,
     "calibrate": calibrate,
     "model": model,
     "tune": tune,

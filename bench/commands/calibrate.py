@@ -11,9 +11,12 @@ import sys
 
 import collectives
 
+from ..buffers import check_itemsize, parse_align
 from ..calibrate import calibrate, describe_calibration
 from ..environment import describe
-from ..options import add_output_options, split_list
+from ..errors import UsageError
+from ..mpienv import thread_level
+from ..options import add_buffer_options, add_mpi_options, add_output_options, split_list
 from ..outdir import utc_now
 from ..results import ResultsWriter
 from .run import _claim_directory
@@ -25,23 +28,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-d", "--dtype", default="float32", help="dtypes whose reduction rate to measure (default: float32)"
     )
+    add_buffer_options(parser, several=False)
+    add_mpi_options(parser)
     add_output_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
     dtypes = split_list(args.dtype, collectives.DTYPES, "dtype")
+    specs = parse_align(args.align, args.huge_pages)
+    if len(specs) > 1:
+        raise UsageError(f"calibrate measures one buffer placement; give one --align value, not {args.align!r}")
+    for dtype in dtypes:
+        check_itemsize(specs[0], dtype, collectives.DTYPES[dtype].itemsize)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     root = comm.Get_rank() == 0
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
+    meta["mpi"]["thread_level"] = thread_level()
     writer = (
         ResultsWriter(out_dir, {"label": args.label, "start_time": utc_now(), **meta, "config": {"dtypes": dtypes}})
         if root
         else None
     )
-    record = {**calibrate(comm, dtypes), "nodes": meta["nodes"]}
+    record = {**calibrate(comm, dtypes, specs[0]), "nodes": meta["nodes"]}
     if writer:
         writer.add_calibration(record)
         writer.close({"end_time": utc_now(), "complete": True})

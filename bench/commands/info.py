@@ -1,4 +1,4 @@
-"""Show the MPI library, ranks, hosts, ranks per node, packages and registered algorithms."""
+"""Show the MPI library and its thread level, ranks, hosts, ranks per node, packages and registered algorithms."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import argparse
 
 import collectives
 
+from ..buffers import transparent_huge_pages
 from ..environment import describe
+from ..mpienv import thread_level
+from ..options import add_mpi_options
 
 HELP = "show the MPI library, the job's layout, packages and algorithms"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # no options
+    add_mpi_options(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -26,6 +29,9 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"MPI library:    {mpi['library']} (MPI standard {mpi['standard']}, vendor {mpi['vendor']} {mpi['vendor_version']})"
     )
+    threads = thread_level()
+    print(f"thread level:   {threads['provided']} provided ({threads['requested']} requested: {threads['reason']})")
+    print(f"huge pages:     transparent huge pages {transparent_huge_pages()} (kernel policy)")
     print(f"ranks:          {meta['nranks']}")
     print(f"nodes:          {meta['nodes']}")
     print(f"ranks per node: {meta['ranks_per_node']}")

@@ -13,20 +13,30 @@ import collectives
 from collectives.blocks import parse_mesh
 from collectives.costmodel import CostModel
 
+from ..buffers import check_itemsize, parse_align, transparent_huge_pages
 from ..calibrate import calibrate, describe_calibration
 from ..console import Console
 from ..device import CUDA_AWARE_MODES, DEVICES, open_device
 from ..environment import describe
 from ..errors import UsageError
-from ..iterations import IterationPolicy
+from ..iterations import DEFAULT_BUDGET, IterationPolicy
 from ..memory import BUFFERS_PER_RANK, available_host_memory, bytes_per_rank, check_fits
-from ..mpienv import agree
-from ..options import add_output_options, non_negative_int, positive_float, positive_int, split_list
+from ..mpienv import agree, busy_wait_warning, thread_level
+from ..options import (
+    add_buffer_options,
+    add_mpi_options,
+    add_output_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    split_list,
+)
 from ..outdir import claim, utc_now
 from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
+from ..stats import DEFAULT_STAT, STATISTICS
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
-from ..timing import TIMING_MODES
+from ..timing import DEFAULT_WARMUP, TIMING_MODES
 from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks, split
 from ..watchdog import Watchdog
 
@@ -47,7 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="timed iterations per size (default: scaled by volume, bounded by --time-budget)",
     )
     parser.add_argument(
-        "-w", "--warmup", type=non_negative_int, default=5, help="untimed warm-up iterations per size (default: 5)"
+        "-w",
+        "--warmup",
+        type=non_negative_int,
+        default=DEFAULT_WARMUP,
+        help=f"untimed warm-up iterations per size (default: {DEFAULT_WARMUP})",
     )
     parser.add_argument(
         "-c",
@@ -70,11 +84,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--timing", default="b2b", help="b2b: iterations back to back (default); barrier: a barrier before each"
     )
     parser.add_argument(
+        "--stat",
+        choices=tuple(STATISTICS),
+        default=DEFAULT_STAT,
+        help="the statistic that is a row's time: "
+        + "; ".join(f"{name}: {what}" for name, (_, what) in STATISTICS.items())
+        + f" (default: {DEFAULT_STAT}; every row keeps them all)",
+    )
+    parser.add_argument(
         "--time-budget",
         type=positive_float,
-        default=0.5,
+        default=DEFAULT_BUDGET,
         metavar="SECONDS",
-        help="with automatic iterations, time limit of one size's timed loop (default: 0.5)",
+        help=f"with automatic iterations, time limit of one size's timed loop (default: {DEFAULT_BUDGET:g})",
     )
     parser.add_argument(
         "--chunk",
@@ -124,6 +146,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="with --device gpu: is the MPI CUDA-aware? auto (detect, default), yes, no (stage through pinned host memory)",
     )
+    add_buffer_options(parser, several=True)
+    add_mpi_options(parser)
     add_output_options(parser)
 
 
@@ -168,6 +192,10 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
                     f"{what} {value} B is not a multiple of the {itemsize}-byte {dtype}; use a multiple of {itemsize}"
                 )
     sizes = sweep(minbytes, maxbytes, factor)
+    buffers = parse_align(args.align, args.huge_pages)
+    for buffer in buffers:
+        for dtype in dtypes:
+            check_itemsize(buffer, dtype, collectives.DTYPES[dtype].itemsize)
     for algo in algos:
         for dtype in dtypes:
             for op in ops:
@@ -186,6 +214,8 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         policy=IterationPolicy(iters=args.iters, budget=args.time_budget),
         options=algorithm_options(args, algos),
         meshes=_meshes(args.mesh),
+        buffers=buffers,
+        stat=args.stat,
     )
 
 
@@ -215,7 +245,7 @@ def _claim_directory(comm: Any, requested: str | None) -> str:
     return value
 
 
-def _settings(config: SweepConfig, device: Any) -> list[str]:
+def _settings(config: SweepConfig, device: Any, threads: dict[str, str]) -> list[str]:
     iters = (
         f"{config.policy.iters} per size"
         if config.policy.iters
@@ -224,11 +254,20 @@ def _settings(config: SweepConfig, device: Any) -> list[str]:
     info = device.describe()
     device_text = ", ".join(f"{k} {v}" for k, v in info.items() if k != "device") or "-"
     device_text = f"{info['device']} ({device_text})"
+    buffers = ", ".join(b.name for b in config.buffers)
+    pages = config.buffers[0].huge_pages
     return [
         f"device: {device_text}",
-        f"timing: {config.timing}, warm-up {config.warmup}, iterations {iters}; time = median of the slowest rank's samples",
+        f"timing: {config.timing}, warm-up {config.warmup}, iterations {iters}; "
+        f"time = {STATISTICS[config.stat][1]} (--stat {config.stat})",
+        f"MPI thread level: {threads['provided']} ({threads['reason']})",
+        f"buffers: --align {buffers}, huge pages {pages} (kernel: {transparent_huge_pages()})",
         f"check passes per size: {config.check}",
     ]
+
+
+def _as_list(value: Any) -> list[int]:
+    return list(value) if isinstance(value, list) else [int(value)]
 
 
 def _topology_plan(
@@ -255,16 +294,20 @@ def main(args: argparse.Namespace) -> int:
 
     comm = MPI.COMM_WORLD
     root = comm.Get_rank() == 0
+    threads = thread_level()
+    config.thread_level = threads["provided"]
     sizes, orders, per_node = _topology_plan(args, config, comm)
     device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware))
     itemsizes = [collectives.DTYPES[d].itemsize for d in config.dtypes]
-    need = bytes_per_rank(max(config.sizes), itemsizes)
+    # each further --align placement holds its own send and receive buffers
+    need = bytes_per_rank(max(config.sizes), itemsizes) + 2 * max(config.sizes) * (len(config.buffers) - 1)
     check_fits(comm, need, available_host_memory(), f"node {MPI.Get_processor_name()}")
     if device.name == "gpu":
         check_fits(comm, (BUFFERS_PER_RANK - 1) * max(config.sizes), device.free_memory(), "the GPU")
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
     meta["device"] = device.describe()
+    meta["mpi"]["thread_level"] = threads
     console = Console(sys.stdout if root else None)
     header = {
         "collbench_version": meta["packages"].get("collbench", ""),
@@ -287,10 +330,15 @@ def main(args: argparse.Namespace) -> int:
             "ranks_per_node": per_node,
             "rank_orders": orders,
             "meshes": config.meshes,
+            "stat": config.stat,
+            "align": [b.name for b in config.buffers],
+            "huge_pages": config.buffers[0].huge_pages,
+            "transparent_huge_pages": transparent_huge_pages(),
         },
     }
     writer = ResultsWriter(out_dir, header) if root else None
-    console.header(meta, _settings(config, device) + [f"results: {out_dir}"])
+    warning = busy_wait_warning(max(_as_list(meta["ranks_per_node"])), threads["provided"])
+    console.header(meta, _settings(config, device, threads) + [w for w in [warning] if w] + [f"results: {out_dir}"])
     nodes = node_ids(meta["hosts"], per_node)
     watchdog = None
     if args.timeout:
@@ -299,7 +347,7 @@ def main(args: argparse.Namespace) -> int:
             if writer:
                 writer.close({"end_time": utc_now(), "complete": False, "aborted": message})
 
-        watchdog = Watchdog(args.timeout, comm, close_partial)
+        watchdog = Watchdog(args.timeout, comm.Get_rank(), close_partial)
     nwrong, rows = 0, 0
     for p in sizes:
         for order in orders:
@@ -307,7 +355,7 @@ def main(args: argparse.Namespace) -> int:
             if topology is not None:
                 sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
                 if args.calibrate:
-                    record = {**calibrate(topology.comm, config.dtypes), **topology.fields()}
+                    record = {**calibrate(topology.comm, config.dtypes, config.buffers[0]), **topology.fields()}
                     if writer:
                         writer.add_calibration(record)
                     console.line(f"# {describe_calibration(record)}")

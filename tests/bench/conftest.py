@@ -15,6 +15,10 @@
 from __future__ import annotations
 
 import pytest
+
+from bench.mpienv import request_thread_level
+
+request_thread_level(None)  # benchmarks run at collbench's default thread level (single), as the CLI does
 from mpi4py import MPI
 from pytest_benchmark.session import PerformanceRegression
 from ranks_agree import pytest_runtest_call  # noqa: F401  (the ranks agree on every verdict)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+
+from bench.mpienv import request_thread_level
+
+request_thread_level(None)  # MPI starts at collbench's default level (single), as the CLI starts it
 from mpi4py import MPI
 from ranks_agree import pytest_runtest_call  # noqa: F401  (the ranks agree on every verdict)
 

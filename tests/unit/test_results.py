@@ -1,3 +1,4 @@
+import csv
 import json
 
 import pandas as pd
@@ -105,3 +106,38 @@ def test_foreign_csv_and_missing_files(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ResultsError, match="no results.json"):
         load(tmp_path / "empty")
+
+
+def test_version_1_files_still_load(run_dir, tmp_path):
+    """Files written before version 2 (no stat, thread level or buffer columns) load, with what they meant then."""
+    document = json.loads((run_dir / "results.json").read_text())
+    document["schema_version"] = 1
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text(json.dumps(document))
+    df = load(old / "results.json")
+    assert (df["stat"] == "median").all() and (df["thread_level"] == "multiple").all()
+    assert df["align"].tolist() == ["", "", ""] and df["rank_avg_s"].isna().all()
+
+    lines = (run_dir / "results.csv").read_text().splitlines()
+    keep = [i for i, name in enumerate(lines[0].split(",")) if name not in results.V2_COLUMNS]
+    with open(old / "results.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([[row[i] for i in keep] for row in csv.reader(lines)])
+    pd.testing.assert_frame_equal(load(old / "results.csv"), df)
+
+
+def test_rows_carry_how_they_were_measured(tmp_path):
+    row = {**_row("mpi", 8, "out", [1e-6, 2e-6]), "stat": "avg", "thread_level": "single", "align": "4096"}
+    row.update(page_offset=0, huge_pages="system")
+    row["stats"].update(rank_avg=1.5e-6, rank_min=1.4e-6, rank_max=1.6e-6)
+    writer = ResultsWriter(tmp_path / "run", {"label": "x", "start_time": "t"})
+    writer.add_row(row)
+    writer.add_floor({"bytes": 8, "medians": {"c-osu": {"avg": 5e-7}}})
+    writer.close({"complete": True})
+    for name in results.RESULT_FILES:
+        df = load(tmp_path / "run" / name)
+        assert df["stat"][0] == "avg" and df["thread_level"][0] == "single" and df["align"][0] == "4096"
+        assert df["page_offset"][0] == 0 and df["huge_pages"][0] == "system"
+        assert (df["rank_avg_s"][0], df["rank_min_s"][0], df["rank_max_s"][0]) == (1.5e-6, 1.4e-6, 1.6e-6)
+    for name in ("results.json", "results.jsonl"):
+        assert read_document(tmp_path / "run" / name)["floor"] == [{"bytes": 8, "medians": {"c-osu": {"avg": 5e-7}}}]

@@ -1,0 +1,75 @@
+"""The MPI thread level collbench asks for, decided before MPI starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, launch_env
+
+from bench.mpienv import busy_wait_warning, default_thread_level, local_ranks
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, None),
+        ({"MPI_LOCALNRANKS": "3"}, 3),
+        ({"OMPI_COMM_WORLD_LOCAL_SIZE": "8"}, 8),
+        ({"PMIX_LOCAL_SIZE": "2"}, 2),
+        ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "0"}, 3),
+        ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "1"}, 3),
+        ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "2"}, 1),
+        ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "3"}, None),
+        ({"SLURM_STEP_TASKS_PER_NODE": "garbage", "SLURM_NODEID": "0"}, None),
+    ],
+)
+def test_local_ranks_from_the_launcher(environ, expected):
+    assert local_ranks(environ) == expected
+
+
+@pytest.mark.parametrize(
+    "environ, cpus, machine, level",
+    [
+        ({}, 2, 2, "single"),  # launched alone
+        ({"MPI_LOCALNRANKS": "2"}, 2, 2, "single"),
+        ({"MPI_LOCALNRANKS": "3"}, 2, 2, "multiple"),  # oversubscribed: MPICH would never yield
+        ({"MPI_LOCALNRANKS": "8"}, 1, 64, "single"),  # each rank bound to its own core
+        ({"OMPI_COMM_WORLD_LOCAL_SIZE": "8"}, 4, 4, "multiple"),
+    ],
+)
+def test_default_is_single_unless_the_node_is_oversubscribed(environ, cpus, machine, level):
+    chosen, reason = default_thread_level(environ, cpus, machine)
+    assert chosen == level
+    assert ("share" in reason) == (level == "multiple")
+
+
+def test_busy_wait_warning():
+    assert busy_wait_warning(2, "single", cpus=2) is None
+    assert busy_wait_warning(8, "multiple", cpus=2) is None
+    assert "8 ranks share 2 CPUs" in busy_wait_warning(8, "single", cpus=2)
+
+
+@pytest.mark.parametrize(
+    "environ, flag, expected",
+    [
+        ({}, None, "single"),
+        ({"MPI4PY_RC_THREAD_LEVEL": "serialized"}, None, "serialized"),
+        ({"MPI4PY_RC_THREAD_LEVEL": "serialized"}, "funneled", "funneled"),
+    ],
+)
+def test_the_level_mpi_starts_at(environ, flag, expected):
+    """In a fresh process (MPI starts once): the flag, else mpi4py's variable, else collbench's default."""
+    script = (
+        "from bench.mpienv import request_thread_level, thread_level\n"
+        f"request_thread_level({flag!r})\n"
+        "print(thread_level()['provided'])\n"
+    )
+    env = launch_env()
+    for name in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI4PY_RC_THREAD_LEVEL"):
+        env.pop(name, None)  # a process launched alone, whatever launched this test
+    env.update(environ)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

@@ -1,0 +1,49 @@
+"""The watchdog ends its own process, whatever the main thread, the results or stderr are doing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, launch_env
+
+WATCHDOG = """
+import sys, threading, time
+from bench import watchdog
+watchdog.GRACE = 1
+watchdog.OTHERS_WAIT = 0.2
+rank, closing = int(sys.argv[1]), sys.argv[2]
+def close(message):
+    print("closing:", message.split(":")[0], flush=True)
+    if closing == "hang":
+        time.sleep(600)
+dog = watchdog.Watchdog(0.5, rank, close, poll=0.05)
+dog.watch("a test call", [0.0] * 3)
+threading.Event().wait()  # the main thread never returns, as if stuck in MPI
+"""
+
+
+@pytest.mark.parametrize(
+    "rank, closing, code",
+    [
+        (0, "returns", 3),  # rank 0 closes the results, then exits 3
+        (1, "returns", 3),  # other ranks never close anything: they wait a little and exit 3
+        (0, "hang", -14),  # the results block: the alarm's default action (SIGALRM) ends the process
+    ],
+)
+def test_the_watchdog_ends_its_process(rank, closing, code):
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHDOG, str(rank), closing],
+        capture_output=True,
+        text=True,
+        env=launch_env(),
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert time.monotonic() - started < 15
+    assert f"rank {rank} waited" in done.stderr and "a test call" in done.stderr
+    assert ("closing: collbench" in done.stdout) == (rank == 0)
