@@ -5,17 +5,12 @@ baseline, the ratio to a baseline and (with several result sets) the ratio betwe
 winner map; per-iteration distributions at selected sizes; correctness; skips; and a sortable
 table of every row. plotly.js is embedded once; the page fetches nothing.
 
-Escaping: every string from a results file reaches the page through :func:`html.escape` (in
-HTML), through JSON with ``<``, ``>`` and ``&`` written as ``\\u003c`` ... inside
-``<script type="application/json">`` (read with ``JSON.parse``, shown with ``textContent``), and
-plot text is HTML-escaped as well, because plotly interprets a few tags in its labels.
+Escaping is :mod:`reports.figures`' (every string from a results file goes through it).
 """
 
 from __future__ import annotations
 
-import html
 import json
-import math
 import shlex
 from pathlib import Path
 from typing import Any
@@ -24,53 +19,12 @@ import numpy as np
 import pandas as pd
 
 from .data import CASE, TOPOLOGY, ResultSet, combined
+from .figures import PALETTE, SYMBOLS, Plots, esc, finite, json_for_script, size_axis, size_label
 
-PALETTE = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-    "#393b79",
-    "#ad494a",
-    "#637939",
-    "#e7ba52",
-    "#7b4173",
-    "#3182bd",
-]
-SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down"]
 DASH = {"out": "solid", "in": "dash"}
 # Above this many plots they are drawn as they scroll into view instead of all at load.
 EAGER_PLOTS = 60
 PAGE_ROWS = 100
-
-
-def esc(value: Any) -> str:
-    """``value`` as text safe inside HTML element content and quoted attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def json_for_script(value: Any) -> str:
-    """JSON that cannot end a ``<script>`` element or open markup, whatever strings it holds."""
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-
-
-def size_label(nbytes: float) -> str:
-    """A byte count in short binary units: ``8 B``, ``64 KiB``, ``1.5 MiB``."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:g} {unit}"
-    return f"{int(nbytes)} B"
-
-
-def _finite(values: Any) -> list[float | None]:
-    return [None if v is None or not math.isfinite(float(v)) else float(f"{float(v):.6g}") for v in values]
 
 
 def topology_title(key: tuple) -> str:
@@ -78,41 +32,6 @@ def topology_title(key: tuple) -> str:
     p, nodes, rpn, layout, order = key
     per = f"{rpn} ranks" if rpn else "uneven ranks"
     return f"p={p} · {nodes} node{'s' if nodes != 1 else ''} × {per} ({layout}) · order {order}"
-
-
-class _Plots:
-    """Collects plot specs; each becomes a container div and a JSON script element."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def figure(self, data: list[dict], layout: dict, css_class: str = "") -> str:
-        self.count += 1
-        ident = f"cb-fig-{self.count}"
-        base = {
-            "margin": {"l": 60, "r": 20, "t": 40, "b": 50},
-            "height": 380,
-            "legend": {"font": {"size": 10}},
-            "font": {"family": "system-ui, sans-serif", "size": 12},
-        }
-        spec = json_for_script({"data": data, "layout": {**base, **layout}})
-        height = int({**base, **layout}["height"])
-        return (
-            f'<div class="cb-fig {css_class}" id="{ident}" data-spec="{ident}-spec" style="min-height:{height}px"></div>'
-            f'<script type="application/json" id="{ident}-spec">{spec}</script>'
-        )
-
-
-def _size_axis(sizes: list[int], title: str = "message size") -> dict:
-    ticks = sorted(set(sizes))
-    step = max(1, math.ceil(len(ticks) / 10))
-    ticks = ticks[::step]
-    return {
-        "type": "log",
-        "title": {"text": title},
-        "tickvals": ticks,
-        "ticktext": [size_label(t) for t in ticks],
-    }
 
 
 class ReportBuilder:
@@ -123,7 +42,7 @@ class ReportBuilder:
     ) -> None:
         self.sets = sets
         self.df = combined(sets)
-        self.plots = _Plots()
+        self.plots = Plots()
         self.title = title or "collbench report: " + ", ".join(s.label for s in sets)
         self.sizes = sizes
         series = sorted(self.df["series"].unique()) if not self.df.empty else []
@@ -266,7 +185,7 @@ class ReportBuilder:
         cdf = cdf.sort_values(["set", "series", "placement", "bytes"], kind="stable")
         keys = list(zip(cdf["set"].tolist(), cdf["series"].tolist(), cdf["placement"].tolist(), strict=True))
         xs = cdf["bytes"].tolist()
-        ys = _finite((cdf[value].to_numpy(dtype=float) * scale).tolist())
+        ys = finite((cdf[value].to_numpy(dtype=float) * scale).tolist())
         traces = []
         for start, end in _runs(keys):
             label, series, placement = keys[start]
@@ -293,7 +212,7 @@ class ReportBuilder:
                 self._line_traces(cdf, "busbw"),
                 {
                     "title": {"text": "bus bandwidth"},
-                    "xaxis": _size_axis(sizes),
+                    "xaxis": size_axis(sizes),
                     "yaxis": {"type": "log", "title": {"text": "busbw (GB/s)"}},
                 },
             )
@@ -303,7 +222,7 @@ class ReportBuilder:
                 self._line_traces(cdf, "time_s", 1e6),
                 {
                     "title": {"text": "latency (median)"},
-                    "xaxis": _size_axis(sizes),
+                    "xaxis": size_axis(sizes),
                     "yaxis": {"type": "log", "title": {"text": "time (µs)"}},
                 },
             )
@@ -320,7 +239,7 @@ class ReportBuilder:
                         self._line_traces(merged, "ratio"),
                         {
                             "title": {"text": esc(f"speedup over {self.baseline} (its time / this time)")},
-                            "xaxis": _size_axis(sizes),
+                            "xaxis": size_axis(sizes),
                             "yaxis": {"type": "log", "title": {"text": "ratio (> 1: faster)"}},
                             "shapes": [_unit_line()],
                         },
@@ -337,7 +256,7 @@ class ReportBuilder:
                         self._line_traces(merged, "ratio"),
                         {
                             "title": {"text": esc(f"against {reference} (its time / this time)")},
-                            "xaxis": _size_axis(sizes),
+                            "xaxis": size_axis(sizes),
                             "yaxis": {"type": "log", "title": {"text": "ratio (> 1: faster)"}},
                             "shapes": [_unit_line()],
                         },
@@ -533,7 +452,7 @@ class ReportBuilder:
                         "mode": "lines+markers",
                         "name": esc(f"{algo} · {placement} measured"),
                         "x": xs,
-                        "y": _finite((g["time_s"] * 1e6).tolist()),
+                        "y": finite((g["time_s"] * 1e6).tolist()),
                         "line": {"color": color},
                     }
                 )
@@ -543,7 +462,7 @@ class ReportBuilder:
                         "mode": "lines",
                         "name": esc(f"{algo} · {placement} predicted"),
                         "x": xs,
-                        "y": _finite((g["predicted_s"] * 1e6).tolist()),
+                        "y": finite((g["predicted_s"] * 1e6).tolist()),
                         "line": {"color": color, "dash": "dash"},
                     }
                 )
@@ -552,7 +471,7 @@ class ReportBuilder:
                     traces,
                     {
                         "title": {"text": "measured (solid) and predicted (dashed)"},
-                        "xaxis": _size_axis(sorted(set(int(b) for b in rows["bytes"]))),
+                        "xaxis": size_axis(sorted(set(int(b) for b in rows["bytes"]))),
                         "yaxis": {"type": "log", "title": {"text": "time (us)"}},
                     },
                 )
@@ -566,7 +485,7 @@ class ReportBuilder:
                     "mode": "lines",
                     "name": esc(algo),
                     "x": ranks,
-                    "y": _finite([None if t is None else t * 1e6 for t in times]),
+                    "y": finite([None if t is None else t * 1e6 for t in times]),
                     "line": {"color": self.colors.get(algo, "#444")},
                 }
                 for algo, times in curves.items()
@@ -579,7 +498,7 @@ class ReportBuilder:
                         "mode": "lines",
                         "name": "lower bound",
                         "x": ranks,
-                        "y": _finite([t * 1e6 for t in bound]),
+                        "y": finite([t * 1e6 for t in bound]),
                         "line": {"color": "#000", "dash": "dot"},
                     }
                 )
