@@ -250,11 +250,11 @@ class Methods:
         self.alg.close()
 
 
-def rounds_of(methods: Methods, names: list[str], rounds: int) -> dict[str, dict[str, list[float]]]:
-    """``rounds`` rounds of the named methods, each round in an order rotated by one: per method and statistic,
-    one value per round."""
+def rounds_of(methods: Methods, names: list[str], rounds: int, first: int = 0) -> dict[str, dict[str, list[float]]]:
+    """``rounds`` rounds of the named methods, each round in an order rotated by one more (``first`` rounds
+    rotated already): per method and statistic, one value per round."""
     values: dict[str, dict[str, list[float]]] = {m: {} for m in names}
-    for r in range(rounds):
+    for r in range(first, first + rounds):
         for method in names[r % len(names) :] + names[: r % len(names)]:
             for stat, value in methods.time(method).items():
                 values[method].setdefault(stat, []).append(value)
