@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from .stats import STATISTICS
+
 SCHEMA = "collbench.results"
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 2 added how a row was measured: stat, thread level, buffer placement
@@ -73,6 +75,8 @@ COLUMNS: dict[str, str] = {
 
 RESULT_FILES = ("results.json", "results.jsonl", "results.csv")
 STAT_COLUMNS = ("min", "p50", "mean", "p99", "max", "stdev", "rank_avg", "rank_min", "rank_max")
+# The column of each --stat name (bench.stats.STATISTICS), for readers choosing a row's time.
+STAT_COLUMN = {name: f"{key}_s" for name, (key, _) in STATISTICS.items()}
 # Columns a version 1 file lacks, and what they mean there: the median, at the level mpi4py then asked for.
 V1_DEFAULTS = {"stat": "median", "thread_level": "multiple"}
 V2_COLUMNS = ("stat", "thread_level", "align", "page_offset", "huge_pages", "rank_avg_s", "rank_min_s", "rank_max_s")

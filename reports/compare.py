@@ -1,7 +1,7 @@
 """Comparing two runs row by row: a significance test on the per-iteration samples and the change.
 
 For each measurement present in both runs (same algorithm, mesh, topology, size, dtype, op,
-placement and timing) the samples are compared with a two-sided Mann-Whitney U test, which
+placement, timing and buffer placement) the samples are compared with a two-sided Mann-Whitney U test, which
 assumes no distribution (timings are skewed and heavy-tailed), and the relative change of the
 median time is computed. Many rows are tested at once, so the p-values are adjusted with the
 Benjamini-Hochberg procedure before they are compared with ``alpha``. A row is a regression when

@@ -13,12 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.results import ResultsError, flatten, frame, load, read_document
+from bench.results import STAT_COLUMN, ResultsError, flatten, frame, load, read_document
 
 # The columns that place a measurement: two rows with equal keys measured the same thing.
 TOPOLOGY = ["p", "nodes", "ranks_per_node", "layout", "rank_order"]
 CASE = ["dtype", "op", "timing"]
-MATCH_KEY = ["algo", "mesh", *TOPOLOGY, "bytes", "dtype", "op", "placement", "timing"]
+MATCH_KEY = ["algo", "mesh", *TOPOLOGY, "bytes", "dtype", "op", "placement", "timing", "align"]
 
 
 @dataclass
@@ -103,10 +103,27 @@ def load_sets(paths: list[str], labels: list[str] | None = None) -> list[ResultS
     return sets
 
 
-def combined(sets: list[ResultSet]) -> pd.DataFrame:
+def with_stat(df: pd.DataFrame, stat: str) -> pd.DataFrame:
+    """``df`` with each row's time (and algbw, busbw) taken from statistic ``stat`` where the row has it.
+
+    Rows without it (imports, files older than schema 2) keep the time they were recorded with.
+    """
+    column = df[STAT_COLUMN[stat]]
+    has = column.notna() & (column > 0)
+    out = df.copy()
+    scale = (out["time_s"] / column).where(has, 1.0)
+    out.loc[has, "time_s"] = column[has]
+    out.loc[has, "stat"] = stat
+    out["algbw_GBps"] = out["algbw_GBps"] * scale
+    out["busbw_GBps"] = out["busbw_GBps"] * scale
+    return out
+
+
+def combined(sets: list[ResultSet], stat: str | None = None) -> pd.DataFrame:
     """All sets' rows in one DataFrame with a ``set`` column (the set's label) and a ``series`` column.
 
     ``series`` names what a line in a plot is: the algorithm, with its mesh shape when it has one.
+    With ``stat`` (a ``--stat`` name) times are that statistic's (:func:`with_stat`).
     """
     frames = []
     for result in sets:
@@ -116,6 +133,8 @@ def combined(sets: list[ResultSet]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         return df
+    if stat:
+        df = with_stat(df, stat)
     mesh = df["mesh"].fillna("").astype(str)
     df["series"] = df["algo"].astype(str).where(mesh == "", df["algo"].astype(str) + " " + mesh)
     df["ranks_per_node"] = df["ranks_per_node"].fillna(0).astype("int64")

@@ -20,6 +20,8 @@ import pandas as pd
 
 from .data import CASE, TOPOLOGY, ResultSet, combined
 from .figures import PALETTE, SYMBOLS, Plots, esc, finite, json_for_script, size_axis, size_label
+from .floor import floor_section
+from .settings import settings_section
 
 DASH = {"out": "solid", "in": "dash"}
 # Above this many plots they are drawn as they scroll into view instead of all at load.
@@ -38,10 +40,15 @@ class ReportBuilder:
     """Builds the report for one or more result sets; :meth:`html` returns the page."""
 
     def __init__(
-        self, sets: list[ResultSet], baseline: str | None = None, sizes: list[int] | None = None, title: str = ""
+        self,
+        sets: list[ResultSet],
+        baseline: str | None = None,
+        sizes: list[int] | None = None,
+        title: str = "",
+        stat: str | None = None,
     ) -> None:
         self.sets = sets
-        self.df = combined(sets)
+        self.df = combined(sets, stat)
         self.plots = Plots()
         self.title = title or "collbench report: " + ", ".join(s.label for s in sets)
         self.sizes = sizes
@@ -63,6 +70,8 @@ class ReportBuilder:
             self._banners(),
             self._nav(),
             self._metadata(),
+            settings_section(self.df),
+            floor_section(self.sets, self.plots),
             self._topologies(),
             self._winners(),
             self._model(),
@@ -105,13 +114,17 @@ class ReportBuilder:
                     f"({int(wrong['nwrong'].sum())} elements in all); see <a href='#correctness'>correctness</a>."
                     "</div>"
                 )
-        else:
+        elif not any(s.metadata.get("floor") for s in self.sets):
             out.append("<div class='banner warn'>No measurements in the given results.</div>")
         return "".join(out)
 
     def _nav(self) -> str:
-        links = [
-            ("metadata", "Runs"),
+        links = [("metadata", "Runs")]
+        if settings_section(self.df):
+            links.append(("settings", "Settings"))
+        if any(s.metadata.get("floor") for s in self.sets):
+            links.append(("floor", "Cost of Python"))
+        links += [
             ("topologies", "Plots by topology"),
             ("winners", "Winner map"),
             ("model", "Cost model"),
@@ -143,6 +156,8 @@ class ReportBuilder:
                     ("nodes × ranks per node", f"{esc(m.get('nodes', ''))} × {esc(m.get('ranks_per_node', ''))}"),
                     ("hosts", ", ".join(f"{esc(h)} ({n} rank{'s' if n != 1 else ''})" for h, n in counts.items())),
                     ("device", esc(_compact(m.get("device")))),
+                    ("MPI thread level", esc(_thread_level(mpi))),
+                    ("buffers", esc(_buffers(m.get("config") or {}))),
                     ("collbench", esc(m.get("collbench_version", ""))),
                     ("packages", esc(_compact(m.get("packages")))),
                     ("platform", esc(_compact(m.get("platform")))),
@@ -625,6 +640,21 @@ def _compact(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _thread_level(mpi: Any) -> str:
+    level = mpi.get("thread_level") if isinstance(mpi, dict) else None
+    if not isinstance(level, dict):
+        return "not recorded (before collbench chose it: mpi4py's multiple)"
+    return f"{level.get('provided', '?')} ({level.get('reason', '')})"
+
+
+def _buffers(config: dict) -> str:
+    if not isinstance(config, dict) or "align" not in config:
+        return "not recorded (NumPy's own placement)"
+    align = config["align"]
+    shown = ", ".join(map(str, align)) if isinstance(align, list) else str(align)
+    return f"--align {shown}; huge pages {config.get('huge_pages', '?')} (kernel: {config.get('transparent_huge_pages', '?')})"
+
+
 def _argv(argv: Any) -> str:
     if isinstance(argv, list):
         return shlex.join(str(a) for a in argv)
@@ -647,6 +677,9 @@ TABLE_COLUMNS = [
     ("op", "op", "str"),
     ("placement", "placement", "str"),
     ("timing", "timing", "str"),
+    ("stat", "statistic", "str"),
+    ("thread_level", "threads", "str"),
+    ("align", "align", "str"),
     ("iters", "iters", "int"),
     ("nwrong", "#wrong", "int"),
     ("time_us", "time (µs)", "num"),
@@ -656,6 +689,8 @@ TABLE_COLUMNS = [
     ("p99_us", "p99 (µs)", "num"),
     ("max_us", "max (µs)", "num"),
     ("stdev_us", "stdev (µs)", "num"),
+    ("rank_avg_us", "rank avg (µs)", "num"),
+    ("rank_max_us", "rank max (µs)", "num"),
     ("params", "parameters", "str"),
 ]
 
@@ -687,10 +722,14 @@ def table_data(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def build_report(
-    sets: list[ResultSet], baseline: str | None = None, sizes: list[int] | None = None, title: str = ""
+    sets: list[ResultSet],
+    baseline: str | None = None,
+    sizes: list[int] | None = None,
+    title: str = "",
+    stat: str | None = None,
 ) -> str:
-    """The report's HTML for ``sets`` (ratios against ``baseline``, distributions at ``sizes``)."""
-    return ReportBuilder(sets, baseline=baseline, sizes=sizes, title=title).html()
+    """The report's HTML for ``sets`` (ratios against ``baseline``, distributions at ``sizes``, times as ``stat``)."""
+    return ReportBuilder(sets, baseline=baseline, sizes=sizes, title=title, stat=stat).html()
 
 
 def write_report(
@@ -699,10 +738,11 @@ def write_report(
     baseline: str | None = None,
     sizes: list[int] | None = None,
     title: str = "",
+    stat: str | None = None,
 ) -> Path:
     """Write the report to ``path`` (through a temporary file, renamed when complete); returns the path."""
     target = Path(path)
-    text = build_report(sets, baseline=baseline, sizes=sizes, title=title)
+    text = build_report(sets, baseline=baseline, sizes=sizes, title=title, stat=stat)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)

@@ -46,9 +46,11 @@ def main(args: argparse.Namespace) -> int:
     result = compare(base, new, threshold=threshold, alpha=args.alpha)
     rows = result.rows
     if rows.empty:
+        aligns = [", ".join(sorted(set(df["align"].astype(str)))) or "-" for df in (base, new)]
+        hint = f"; their buffers differ (--align {aligns[0]} against {aligns[1]})" if aligns[0] != aligns[1] else ""
         raise UsageError(
             f"no measurement of {args.new} matches one of {args.base} (same algorithm, topology, size, dtype, op, "
-            "placement and timing); nothing to compare"
+            f"placement, timing and buffer placement){hint}; nothing to compare"
         )
     counts = rows["verdict"].value_counts()
     print(
@@ -58,6 +60,10 @@ def main(args: argparse.Namespace) -> int:
     )
     if result.only_base or result.only_new:
         print(f"# unmatched: {result.only_base} rows only in the base run, {result.only_new} only in the new run")
+    for setting in ("thread_level", "stat"):
+        values = [", ".join(sorted(set(df[setting].astype(str)))) for df in (base, new)]
+        if values[0] != values[1]:
+            print(f"# note: the runs differ in {setting}: {values[0]} against {values[1]}")
     print("# change = median(new) / median(base) - 1 of the per-iteration time; + is slower; p adjusted (BH)")
     sections = [("regressions", result.regressions), ("improvements", result.improvements)]
     if args.all:

@@ -14,6 +14,7 @@ import time
 from ..errors import UsageError
 from ..results import ResultsError
 from ..sizes import parse_size
+from ..stats import STATISTICS
 
 HELP = "build the HTML report (plots, winner map, correctness, all rows) from result files"
 
@@ -34,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sizes", help="sizes for the per-iteration distributions, e.g. 8,64K,1M (default: smallest, middle, largest)"
     )
     parser.add_argument("--title", default="", help="the page title (default: from the labels)")
+    parser.add_argument(
+        "--stat",
+        choices=tuple(STATISTICS),
+        help="the statistic shown as each row's time: "
+        + "; ".join(f"{name}: {what}" for name, (_, what) in STATISTICS.items())
+        + " (default: each row's own, chosen by collbench run --stat)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -52,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
     if args.baseline and args.baseline not in series:
         raise UsageError(f"baseline {args.baseline!r} is not in the results; they hold {', '.join(sorted(series))}")
     try:
-        path = write_report(args.output, sets, baseline=args.baseline, sizes=sizes, title=args.title)
+        path = write_report(args.output, sets, baseline=args.baseline, sizes=sizes, title=args.title, stat=args.stat)
     except OSError as exc:
         raise UsageError(f"cannot write {args.output!r}: {exc.strerror}; choose another path with -o") from None
     rows = sum(len(s.frame) for s in sets)

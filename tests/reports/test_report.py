@@ -201,3 +201,56 @@ def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
     assert "extrapolated, 1 MiB" in titles
     predicted = next(s for s in _specs(page) if s["layout"]["title"]["text"].startswith("measured"))
     assert {t["name"] for t in predicted["data"]} >= {"ring · out measured", "ring · out predicted"}
+
+
+def test_a_setting_that_moves_the_numbers_is_a_finding(tmp_path):
+    rows = []
+    for nbytes in SIZES:
+        for align, slower in (("4096", 1.0), ("4096+16", 2.5)):
+            measured = row("mpi", nbytes, samples((5e-6 + nbytes / 2e9) * slower, seed=nbytes))
+            rows.append({**measured, "align": align, "thread_level": "single", "huge_pages": "system"})
+    page = build_report(load_sets([str(write_run(tmp_path / "run", rows, label="aligned"))]))
+    assert "<section id='settings'>" in page and "href='#settings'" in page
+    finding = re.search(
+        r"<b>mpi</b> \(aligned\): with buffer placement \(--align\) <code>4096\+16</code>.*?</li>", page
+    )
+    assert finding, "no finding for the slower placement"
+    assert re.search(r"<b>2\.[45]\d&times;</b> the time of <code>4096</code> \(median over 4 sizes", finding.group(0))
+    plain = build_report(load_sets([str(write_run(tmp_path / "plain", standard_rows()))]))
+    assert "<section id='settings'>" not in plain
+
+
+def test_the_floor_is_a_section_of_its_own(tmp_path):
+    writer_rows: list = []
+    run = write_run(
+        tmp_path / "floor", writer_rows, label="floor", config={"dtype": "float32", "op": "sum", "rounds": 3}
+    )
+    journal = run / "results.jsonl"
+    medians = {m: {"avg": t, "max": t * 1.1, "min": t * 0.9} for m, t in (("c-osu", 4e-6), ("c-imb", 3.8e-6))}
+    medians |= {"py-osu": {"avg": 6e-6}, "py-imb": {"avg": 5.5e-6}, "harness": {"avg": 5.4e-6, "median": 5.2e-6}}
+    record = {"record": "floor", "bytes": 65536, "count": 16384, "iters": 1000, "medians": medians, "values": {}}
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join([*lines[:-1], json.dumps(record), lines[-1]]) + "\n")
+    (run / "results.json").unlink()
+    page = build_report(load_sets([str(journal)]))
+    assert "<section id='floor'>" in page and "No measurements in the given results" not in page
+    cells = re.search(r"<td>64 KiB</td><td>1000</td>(.*?)</tr>", page).group(1)
+    values = re.findall(r"<td>([-\d.]+)</td>", cells)
+    # C OSU, C IMB t_avg, t_max, py OSU, py IMB, cb avg, cb median, python gap, harness gap, cb/C
+    assert values == ["4.00", "3.80", "4.18", "6.00", "5.50", "5.40", "5.20", "1.70", "-0.10", "1.35"]
+    titles = [s["layout"]["title"]["text"] for s in _specs(page)]
+    assert "time per call (mean over ranks)" in titles and "over the C floor (OSU's loop)" in titles
+
+
+def test_report_stat_chooses_the_time_shown(tmp_path):
+    rows = []
+    for measured in standard_rows():
+        measured["stats"].update(rank_avg=measured["time_s"] * 2, rank_min=measured["time_s"], rank_max=1.0)
+        rows.append(measured)
+    run = write_run(tmp_path / "run", rows)
+    median = _table(build_report(load_sets([str(run)])))
+    avg = _table(build_report(load_sets([str(run)]), stat="avg"))
+    assert avg["values"]["time_us"] == pytest.approx([2 * t for t in median["values"]["time_us"]], rel=1e-5)
+    assert avg["values"]["busbw_GBps"] == pytest.approx([b / 2 for b in median["values"]["busbw_GBps"]], rel=1e-4)
+    stats = next(c for c in avg["columns"] if c["name"] == "stat")
+    assert {stats["levels"][i] for i in avg["values"]["stat"]} == {"avg"}

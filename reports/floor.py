@@ -1,0 +1,130 @@
+"""The report's floor section: one MPI_Allreduce timed from C, by a bare mpi4py loop and by collbench (``collbench floor``).
+
+A table per run (times in µs: the medians over rounds of the mean over ranks of each rank's mean
+time per call), the gaps that are the costs of Python and of the harness, and two plots: the
+times against size, and each method's time over the C floor timed as OSU times it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .data import ResultSet
+from .figures import PALETTE, Plots, esc, finite, size_axis, size_label
+
+METHODS = {
+    "c-osu": "C, OSU's loop",
+    "c-imb": "C, IMB's loop",
+    "py-osu": "bare mpi4py, OSU's loop",
+    "py-imb": "bare mpi4py, IMB's loop",
+    "harness": "collbench run",
+}
+COLUMNS = [  # (heading, method, statistic)
+    ("C OSU avg", "c-osu", "avg"),
+    ("C IMB t_avg", "c-imb", "avg"),
+    ("C IMB t_max", "c-imb", "max"),
+    ("mpi4py OSU avg", "py-osu", "avg"),
+    ("mpi4py IMB t_avg", "py-imb", "avg"),
+    ("collbench avg", "harness", "avg"),
+    ("collbench median", "harness", "median"),
+]
+
+
+def floor_section(sets: list[ResultSet], plots: Plots) -> str:
+    """The section, or an empty string when no set holds a floor."""
+    parts = [_one(s, plots) for s in sets if s.metadata.get("floor")]
+    if not parts:
+        return ""
+    return (
+        "<section id='floor'><h2>What measuring from Python costs</h2>"
+        "<p>MPI_Allreduce on the same buffers and MPI library, in one job, interleaved over rounds: "
+        "timed from C as OSU and as IMB time it, by the same two loops in Python, and by "
+        "<code>collbench run --algo mpi</code> at its defaults. <b>python</b> = mpi4py minus C (both IMB's "
+        "loop), <b>harness</b> = collbench minus mpi4py (both back to back); times in µs.</p>"
+        + "".join(parts)
+        + "</section>"
+    )
+
+
+def _value(record: dict[str, Any], method: str, stat: str) -> float:
+    medians = record.get("medians") or {}
+    value = (medians.get(method) or {}).get(stat)
+    return math.nan if value is None else float(value) * 1e6
+
+
+def _cell(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.2f}"
+
+
+def _one(s: ResultSet, plots: Plots) -> str:
+    records = sorted((r for r in s.metadata["floor"] if isinstance(r, dict)), key=lambda r: int(r.get("bytes", 0)))
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["size", "iterations", *(c[0] for c in COLUMNS)])
+    head += "<th>python</th><th>harness</th><th>collbench / C</th>"
+    rows = []
+    for r in records:
+        cells = [_value(r, method, stat) for _, method, stat in COLUMNS]
+        python = _value(r, "py-imb", "avg") - _value(r, "c-imb", "avg")
+        harness = _value(r, "harness", "avg") - _value(r, "py-imb", "avg")
+        ratio = _value(r, "harness", "avg") / _value(r, "c-osu", "avg")
+        rows.append(
+            f"<tr><td>{esc(size_label(int(r.get('bytes', 0))))}</td><td>{esc(r.get('iters', ''))}</td>"
+            + "".join(f"<td>{_cell(v)}</td>" for v in cells)
+            + f"<td>{_cell(python)}</td><td>{_cell(harness)}</td><td>{_cell(ratio)}</td></tr>"
+        )
+    config = s.metadata.get("config") or {}
+    thread = ((s.metadata.get("mpi") or {}).get("thread_level") or {}).get("provided", "?")
+    caption = (
+        f"{esc(s.label)}: {esc(s.metadata.get('nranks', '?'))} ranks, {esc(config.get('dtype', ''))} "
+        f"{esc(config.get('op', ''))}, thread level {esc(thread)}, --align {esc(config.get('align', ''))}, "
+        f"medians over {esc(config.get('rounds', ''))} rounds"
+    )
+    sizes = [int(r.get("bytes", 0)) for r in records]
+    times, ratios = [], []
+    for i, (method, name) in enumerate(METHODS.items()):
+        values = [_value(r, method, "avg") for r in records]
+        if not any(math.isfinite(v) for v in values):
+            continue
+        line = {"color": PALETTE[i % len(PALETTE)]}
+        times.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": esc(name),
+                "x": sizes,
+                "y": finite(values),
+                "line": line,
+            }
+        )
+        floor = [_value(r, "c-osu", "avg") for r in records]
+        ratios.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": esc(name),
+                "x": sizes,
+                "y": finite([v / f if f else math.nan for v, f in zip(values, floor, strict=True)]),
+                "line": line,
+            }
+        )
+    figures = plots.figure(
+        times,
+        {
+            "title": {"text": "time per call (mean over ranks)"},
+            "xaxis": size_axis(sizes),
+            "yaxis": {"type": "log", "title": {"text": "time (us)"}},
+        },
+    )
+    if any(t["name"] == esc(METHODS["c-osu"]) for t in times):
+        figures += plots.figure(
+            ratios,
+            {
+                "title": {"text": "over the C floor (OSU's loop)"},
+                "xaxis": size_axis(sizes),
+                "yaxis": {"title": {"text": "time / C time"}},
+            },
+        )
+    return (
+        f"<h3>{caption}</h3><div class='scroll'><table class='grid floor'><tr>{head}</tr>{''.join(rows)}</table></div>"
+        f"<div class='figrow'>{figures}</div>"
+    )
