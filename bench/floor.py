@@ -8,14 +8,16 @@ answers it by measurement, in one job, on the same buffers, communicator and MPI
   does (each call alone, a barrier after it) and as IMB does (calls back to back under one clock).
 - ``py-osu`` and ``py-imb``: the same two loops written in Python over ``comm.Allreduce``.
 - ``harness``: what ``collbench run --algo mpi`` times at its default settings (the ``mpi``
-  algorithm's bound call, warm-up, the iteration policy, per-iteration samples, b2b).
+  algorithm's bound call, warm-up, the iteration policy, per-iteration samples, ``--timing``).
 
 Every method yields the mean, minimum and maximum over ranks of each rank's mean time per call
 (OSU's avg/min/max, IMB's t_avg/t_min/t_max); the harness also its default statistic, the median
 of the slowest rank's samples. The methods run in rounds, each round every method once at the
 same iteration count, in an order that rotates from round to round, so a machine whose speed
-drifts slows them alike; the medians over rounds are compared. py minus C is what the Python
-call costs; harness minus py-imb (both back to back) what the harness adds.
+drifts slows them alike. Comparisons are paired, round by round, then the median taken: each
+method over C as OSU times it; the Python call's cost, py minus C, and the harness's, harness
+minus py, both with the loop that times as the harness does (OSU's for ``barrier``, IMB's for
+``b2b``).
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ from .device import CpuDevice
 from .iterations import IterationPolicy
 from .mpienv import loaded_mpi_libraries
 from .stats import timing_stats
-from .timing import DEFAULT_WARMUP, measure, over_ranks
+from .timing import DEFAULT_TIMING, DEFAULT_WARMUP, measure, over_ranks
 
 SOURCE = Path(__file__).with_name("floor.c")
 METHODS = ("c-osu", "c-imb", "py-osu", "py-imb", "harness")
+REFERENCE = "c-osu"  # what the other methods are divided by: MPI_Allreduce from C, as OSU times it
+LOOPS = {"barrier": ("c-osu", "py-osu"), "b2b": ("c-imb", "py-imb")}  # the C and Python loops timing as the harness
 STATS = ("avg", "min", "max")
 
 
@@ -217,9 +221,18 @@ class Methods:
     """
 
     def __init__(
-        self, comm: Any, send: np.ndarray, recv: np.ndarray, dtype: str, op: str, policy: IterationPolicy, floor: Any
+        self,
+        comm: Any,
+        send: np.ndarray,
+        recv: np.ndarray,
+        dtype: str,
+        op: str,
+        policy: IterationPolicy,
+        floor: Any,
+        timing: str = DEFAULT_TIMING,
     ):
         self.comm, self.send, self.recv, self.policy, self.floor = comm, send, recv, policy, floor
+        self.timing = timing
         self.op = collectives.OPS[op].mpi()
         self.alg = collectives.create("mpi", comm, recv.size, dtype, op)
         self.call = CpuDevice().timed(self.alg.bound(send, recv))
@@ -240,7 +253,7 @@ class Methods:
     def _harness(self) -> tuple[dict[str, float], int]:
         """``collbench run --algo mpi`` at its defaults: the row's statistics and its iteration count."""
         timing = measure(
-            self.call, self.recv.nbytes, warmup=DEFAULT_WARMUP, policy=self.policy, mode="b2b", comm=self.comm
+            self.call, self.recv.nbytes, warmup=DEFAULT_WARMUP, policy=self.policy, mode=self.timing, comm=self.comm
         )
         stats = timing_stats(timing)
         named = {stat: stats[f"rank_{stat}"] for stat in STATS}
@@ -270,15 +283,29 @@ def compare(
     policy: IterationPolicy,
     rounds: int,
     floor: CFloor | None,
+    timing: str = DEFAULT_TIMING,
 ) -> dict[str, Any]:
-    """Every available method on these buffers in ``rounds`` rotating rounds; the values and their medians."""
-    methods = Methods(comm, send, recv, dtype, op, policy, floor)
+    """Every available method on these buffers in ``rounds`` rotating rounds: the values, their medians, and
+    each method's mean over ranks divided by the C floor's (OSU's loop) of the same round, with their medians.
+
+    The ratios are paired, round by round: on a machine whose speed drifts, their median is steadier than
+    the ratio of two medians.
+    """
+    methods = Methods(comm, send, recv, dtype, op, policy, floor, timing)
     try:
         values = rounds_of(methods, methods.available, rounds)
     finally:
         methods.close()
     medians = {m: {stat: float(np.median(v)) for stat, v in stats.items()} for m, stats in values.items()}
-    return {"iters": methods.iters, "rounds": rounds, "values": values, "medians": medians}
+    avg = {m: np.asarray(stats["avg"]) for m, stats in values.items()}
+    c, py = LOOPS[timing]
+    result = {"iters": methods.iters, "rounds": rounds, "timing": timing, "values": values, "medians": medians}
+    result["gaps"] = {"harness": float(np.median(avg["harness"] - avg[py]))}
+    if REFERENCE in avg:
+        ratios = {m: (a / avg[REFERENCE]).tolist() for m, a in avg.items()}
+        result.update(ratios=ratios, ratio_medians={m: float(np.median(r)) for m, r in ratios.items()})
+        result["gaps"]["python"] = float(np.median(avg[py] - avg[c]))
+    return result
 
 
 def _named(triple: tuple[float, float, float]) -> dict[str, float]:

@@ -22,7 +22,7 @@ from .device import CpuDevice
 from .iterations import IterationPolicy
 from .results import ResultsWriter
 from .stats import DEFAULT_STAT, STATISTICS, bandwidths, summarize, timing_stats
-from .timing import measure, slowest
+from .timing import DEFAULT_TIMING, measure, slowest
 from .topology import Topology
 
 PLACEMENTS = {"both": ("out", "in"), "out": ("out",), "in": ("in",)}
@@ -37,7 +37,7 @@ class SweepConfig:
     dtypes: list[str]
     ops: list[str]
     placements: tuple[str, ...] = ("out", "in")
-    timing: str = "b2b"
+    timing: str = DEFAULT_TIMING
     warmup: int = 5
     check: int = 1
     policy: IterationPolicy = field(default_factory=IterationPolicy)

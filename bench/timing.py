@@ -1,10 +1,14 @@
 """The timed loop, and the agreement that makes every rank time the same thing.
 
-Two modes, as the OSU and nccl-tests benchmarks use:
+Two modes, as the C benchmarks use:
 
+- ``barrier`` (the default) — a barrier before every iteration isolates it; each sample is that
+  one call. OSU's way: with it, collbench's rank-mean statistic is OSU's "Avg Latency". Each
+  sample is one call whatever the others did, so the per-iteration distribution means something.
 - ``b2b`` — iterations back to back after one barrier; each sample is the interval between
-  consecutive completions on a rank (nccl-tests' default way of running).
-- ``barrier`` — a barrier before every iteration isolates it; each sample is that one call.
+  consecutive completions on a rank (IMB's and nccl-tests' way). Where ranks share CPUs, the
+  ranks drift out of step and the time includes that: 5-10% more than ``barrier`` at 512 KiB and
+  up with 4 ranks on 2 CPUs here, as IMB's own loop gives against OSU's in C.
 
 Every rank records its own samples; the sample of iteration i is the maximum over ranks, so
 the reported time is the slowest rank's. Each rank's mean time per call is kept too: the mean
@@ -25,6 +29,7 @@ import numpy as np
 from .iterations import IterationPolicy
 
 TIMING_MODES = ("b2b", "barrier")
+DEFAULT_TIMING = "barrier"  # OSU's way: each call timed alone, the ranks lined up by a barrier before it
 DEFAULT_WARMUP = 5  # untimed iterations per size before the timed loop (collbench run -w)
 
 

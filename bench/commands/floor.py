@@ -6,9 +6,10 @@ In one job, on the same buffers and MPI library, interleaved over rounds (see be
 the C floor timed as OSU and as IMB time it (built on demand with the MPI's own mpicc), the same
 two loops in Python, and ``collbench run --algo mpi`` at its default settings. Times are medians
 over rounds of the mean over ranks of each rank's mean time per call (OSU's avg, IMB's t_avg),
-in microseconds. The gaps: "python" = bare mpi4py minus C (both as IMB times), "harness" =
-collbench minus bare mpi4py (both back to back). Without a compiler the C columns are skipped
-with the reason.
+in microseconds. The gaps, medians of the rounds' differences: "python" = bare mpi4py minus C,
+"harness" = collbench minus bare mpi4py, both with the loop that times as the harness does
+(OSU's for --timing barrier, the default; IMB's for b2b). Without a compiler the C columns are
+skipped with the reason.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from ..options import add_buffer_options, add_mpi_options, add_output_options, p
 from ..outdir import utc_now
 from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
+from ..timing import DEFAULT_TIMING, TIMING_MODES
 from .run import _claim_directory
 
+FLOOR_BUDGET = 0.05
 HELP = "time MPI_Allreduce from C (as OSU and IMB do), from bare mpi4py and through collbench, side by side"
 
 COLUMNS = (
@@ -52,14 +55,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-d", "--dtype", default="float32", help="the dtype (default: float32)")
     parser.add_argument("-o", "--op", default="sum", help="the reduction (default: sum)")
     parser.add_argument(
-        "--rounds", type=positive_int, default=3, help="interleaved rounds of every method per size (default: 3)"
+        "--rounds", type=positive_int, default=9, help="interleaved rounds of every method per size (default: 9)"
     )
     parser.add_argument(
         "--time-budget",
         type=positive_float,
-        default=DEFAULT_BUDGET,
+        default=FLOOR_BUDGET,
         metavar="SECONDS",
-        help=f"the harness's time limit per timed loop, as in collbench run (default: {DEFAULT_BUDGET:g})",
+        help="time limit of one timed loop (the harness's iteration policy decides every method's count): short "
+        f"loops in many rounds keep a drifting machine's speed alike across methods (default: {FLOOR_BUDGET:g}; "
+        f"collbench run's is {DEFAULT_BUDGET:g})",
+    )
+    parser.add_argument(
+        "--timing",
+        choices=TIMING_MODES,
+        default=DEFAULT_TIMING,
+        help=f"how the harness times, as collbench run --timing (default: {DEFAULT_TIMING})",
     )
     add_buffer_options(parser, several=False)
     add_mpi_options(parser)
@@ -101,6 +112,7 @@ def main(args: argparse.Namespace) -> int:
         "dtype": args.dtype,
         "op": args.op,
         "rounds": args.rounds,
+        "timing": args.timing,
         "time_budget_s": args.time_budget,
         "align": spec.name,
         "huge_pages": spec.huge_pages,
@@ -125,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
     policy = IterationPolicy(budget=args.time_budget)
     for nbytes in sizes:
         count = nbytes // dtype.itemsize
-        result = compare(comm, send[:count], recv[:count], args.dtype, args.op, policy, args.rounds, floor)
+        result = compare(comm, send[:count], recv[:count], args.dtype, args.op, policy, args.rounds, floor, args.timing)
         record = {"bytes": nbytes, "count": count, "dtype": args.dtype, "op": args.op, "p": comm.Get_size(), **result}
         if writer:
             writer.add_floor(record)
@@ -143,13 +155,14 @@ def _print(stream: Any, text: str) -> None:
 
 def _heading(meta: dict[str, Any], threads: dict[str, str], spec: Any, args: argparse.Namespace) -> str:
     mpi = meta["mpi"]["library"]
+    loop = "OSU" if args.timing == "barrier" else "IMB"
     lines = [
         f"# collbench floor: MPI_Allreduce {args.dtype} {args.op} out of place, {meta['nranks']} ranks, {mpi}",
         f"# thread level {threads['provided']} ({threads['reason']}); buffers --align {spec.name}, huge pages "
-        f"{spec.huge_pages}; medians over {args.rounds} interleaved rounds",
+        f"{spec.huge_pages}; harness --timing {args.timing}; medians over {args.rounds} interleaved rounds",
         "# times in us: mean over ranks of each rank's mean time per call (OSU's avg, IMB's t_avg; 'C tmax' is "
         "IMB's t_max); cb med is collbench's default statistic",
-        "# python = py IMB - C IMB; harness = cb avg - py IMB; cb/C = cb avg / C OSU",
+        f"# medians of the rounds': python = py {loop} - C {loop}; harness = cb avg - py {loop}; cb/C = cb avg / C OSU",
         f"#{'size':>11} {'iters':>6} "
         + " ".join(f"{name:>9}" for name, _, _ in COLUMNS)
         + f" {'python':>8} {'harness':>8} {'cb/C':>6}",
@@ -164,9 +177,9 @@ def _row(record: dict[str, Any]) -> str:
         return medians.get(method, {}).get(stat, math.nan) * 1e6
 
     cells = " ".join(_cell(value(method, stat), 9) for _, method, stat in COLUMNS)
-    python = value("py-imb", "avg") - value("c-imb", "avg")
-    harness = value("harness", "avg") - value("py-imb", "avg")
-    ratio = value("harness", "avg") / value("c-osu", "avg")
+    gaps = record["gaps"]
+    python, harness = gaps.get("python", math.nan) * 1e6, gaps["harness"] * 1e6
+    ratio = record.get("ratio_medians", {}).get("harness", math.nan)
     return (
         f" {record['bytes']:>11} {record['iters']:>6} {cells} {_cell(python, 8)} {_cell(harness, 8)} {_cell(ratio, 6)}"
     )

@@ -36,7 +36,7 @@ from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
 from ..stats import DEFAULT_STAT, STATISTICS
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
-from ..timing import DEFAULT_WARMUP, TIMING_MODES
+from ..timing import DEFAULT_TIMING, DEFAULT_WARMUP, TIMING_MODES
 from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks, split
 from ..watchdog import Watchdog
 
@@ -81,7 +81,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--placement", default="both", help="out (out of place), in (in place) or both (default)")
     parser.add_argument(
-        "--timing", default="b2b", help="b2b: iterations back to back (default); barrier: a barrier before each"
+        "--timing",
+        default=DEFAULT_TIMING,
+        help=f"b2b: iterations back to back (as IMB and nccl-tests); barrier: a barrier before each, each call timed "
+        f"alone (as OSU) (default: {DEFAULT_TIMING})",
     )
     parser.add_argument(
         "--stat",
