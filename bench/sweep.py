@@ -14,7 +14,7 @@ import numpy as np
 
 import collectives
 
-from .buffers import BufferSpec, page_offset
+from .buffers import PAGE_ALIGNED, BufferSpec, page_offset
 from .calibrate import predict
 from .check import count_wrong, expected_result, rank_input
 from .console import Console
@@ -43,7 +43,7 @@ class SweepConfig:
     policy: IterationPolicy = field(default_factory=IterationPolicy)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     meshes: list[str] = field(default_factory=list)  # mesh shapes to sweep ("2x4"); empty: the default shape
-    buffers: list[BufferSpec] = field(default_factory=lambda: [BufferSpec()])  # --align (and --huge-pages)
+    buffers: list[BufferSpec] = field(default_factory=lambda: [PAGE_ALIGNED])  # --align (and --huge-pages)
     stat: str = DEFAULT_STAT  # --stat: the statistic that is a row's time
     thread_level: str = ""  # the MPI thread level provided (recorded on every row)
 
@@ -97,8 +97,8 @@ class Sweep:
             dt = collectives.DTYPES[dtype]
             count = max(sizes) // dt.itemsize
             buffers = [
-                (placement, self.device.empty(count, dt, placement), self.device.empty(count, dt, placement))
-                for placement in self.config.buffers
+                (spec, self.device.empty(count, dt, spec), self.device.empty(count, dt, spec))
+                for spec in self.config.buffers
             ]
             for op in self.config.ops:
                 self._run_case(dtype, op, sizes, buffers)
@@ -131,52 +131,68 @@ class Sweep:
     def _run_case(self, dtype: str, op: str, sizes: list[int], buffers: list[tuple[BufferSpec, Any, Any]]) -> None:
         """Every size of one dtype and op: per size, each buffer placement, each algorithm (interleaved)."""
         running = self._entries(dtype, op)
-        several = len(buffers) > 1
         for nbytes in sizes:
             count = nbytes // collectives.DTYPES[dtype].itemsize
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
             given = rank_input(self.rank, self.size, count, dtype, op)
-            for buffer, send, recv in buffers:
+            for spec, send, recv in buffers:
                 sendbuf, recvbuf = send[:count], recv[:count]
                 self.device.upload(given, sendbuf)
-                transport = self.device.transport_for(buffer)
+                shown = f"@{spec.name}" if len(buffers) > 1 else ""
                 for entry in list(running):
-                    label, algo, options = entry
-                    try:
-                        alg = collectives.create(
-                            algo, self.comm, count, dtype, op, xp=self.device.xp, transport=transport, **options
-                        )
-                    except collectives.CollectiveError as exc:
-                        self._skip(algo, dtype, op, str(exc))
+                    if not self._run_entry(entry, dtype, op, spec, sendbuf, recvbuf, expected, shown):
                         running.remove(entry)
-                        continue
-                    by_placement = {}
-                    try:
-                        for placement in self.config.placements:
-                            row = self._measure(alg, sendbuf, recvbuf, placement, expected)
-                            row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
-                            row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
-                            row.update(self._buffer_fields(buffer, sendbuf))
-                            if self.model is not None:
-                                predicted = predict(self.model, row)
-                                if predicted:
-                                    row["predicted_s"] = predicted
-                                    row["model_error"] = abs(predicted - row["time_s"]) / row["time_s"]
-                            by_placement[placement] = row
-                            self.rows += 1
-                            if self.writer:
-                                self.writer.add_row(row)
-                    finally:
-                        alg.close()
-                    shown = f"{label}@{buffer.name}" if several else label
-                    self.console.row(nbytes, count, dtype, op, shown, by_placement)
 
-    def _buffer_fields(self, buffer: BufferSpec, sendbuf: Any) -> dict[str, Any]:
+    def _run_entry(
+        self,
+        entry: tuple[str, str, dict[str, Any]],
+        dtype: str,
+        op: str,
+        spec: BufferSpec,
+        sendbuf: Any,
+        recvbuf: Any,
+        expected: Any,
+        suffix: str,
+    ) -> bool:
+        """Build one algorithm for these buffers and measure it in each placement; False when it cannot be built
+        (recorded as a skip: it is not tried again at larger sizes)."""
+        label, algo, options = entry
+        nbytes, count = sendbuf.nbytes, sendbuf.size
+        transport = self.device.transport_for(spec)
+        try:
+            alg = collectives.create(
+                algo, self.comm, count, dtype, op, xp=self.device.xp, transport=transport, **options
+            )
+        except collectives.CollectiveError as exc:
+            self._skip(algo, dtype, op, str(exc))
+            return False
+        by_placement = {}
+        try:
+            for placement in self.config.placements:
+                row = self._measure(alg, sendbuf, recvbuf, placement, expected)
+                row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
+                row.update(self._buffer_fields(spec, sendbuf))
+                if self.model is not None:
+                    predicted = predict(self.model, row)
+                    if predicted:
+                        row["predicted_s"] = predicted
+                        row["model_error"] = abs(predicted - row["time_s"]) / row["time_s"]
+                by_placement[placement] = row
+                self.rows += 1
+                if self.writer:
+                    self.writer.add_row(row)
+        finally:
+            alg.close()
+        self.console.row(nbytes, count, dtype, op, label + suffix, by_placement)
+        return True
+
+    def _buffer_fields(self, spec: BufferSpec, sendbuf: Any) -> dict[str, Any]:
         """How the timed buffers were placed, and the MPI thread level: recorded on every row."""
         return {
-            "align": buffer.name,
+            "align": spec.name,
             "page_offset": page_offset(sendbuf),
-            "huge_pages": buffer.huge_pages if self.device.name == "cpu" else "device",
+            "huge_pages": spec.huge_pages if self.device.name == "cpu" else "device",
             "thread_level": self.config.thread_level,
         }
 
