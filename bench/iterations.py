@@ -3,7 +3,8 @@
 With ``-n N`` every size runs N iterations. Otherwise the count scales with volume, as the
 OSU benchmarks do: enough iterations to move ``volume`` bytes, between ``min_iters`` and
 ``max_iters``, and cut further so the size's timed loop fits in ``budget`` seconds, judged
-from the warm-up. Rank 0 decides and broadcasts, so every rank runs the same count.
+from the warm-up's wall time per iteration (its barriers included). Rank 0 decides and
+broadcasts, so every rank runs the same count.
 """
 
 from __future__ import annotations

@@ -77,8 +77,9 @@ RESULT_FILES = ("results.json", "results.jsonl", "results.csv")
 STAT_COLUMNS = ("min", "p50", "mean", "p99", "max", "stdev", "rank_avg", "rank_min", "rank_max")
 # The column of each --stat name (bench.stats.STATISTICS), for readers choosing a row's time.
 STAT_COLUMN = {name: f"{key}_s" for name, (key, _) in STATISTICS.items()}
-# Columns a version 1 file lacks, and what they mean there: the median, at the level mpi4py then asked for.
-V1_DEFAULTS = {"stat": "median", "thread_level": "multiple"}
+# Columns a version 1 file lacks, and what they meant there: the median, at the level mpi4py then asked for,
+# on buffers from np.empty.
+V1_DEFAULTS = {"stat": "median", "thread_level": "multiple", "align": "numpy", "huge_pages": "system"}
 V2_COLUMNS = ("stat", "thread_level", "align", "page_offset", "huge_pages", "rank_avg_s", "rank_min_s", "rank_max_s")
 
 

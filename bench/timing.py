@@ -113,11 +113,14 @@ def measure(
     comm: Any,
     watch: Callable[[list[float]], None] | None = None,
 ) -> Timing:
-    """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration and the rank means."""
-    warm = slowest(time_calls(call, warmup, mode, comm, watch), comm) if warmup else np.empty(0)
-    iters = None
-    if comm.Get_rank() == 0:
-        estimate = float(np.median(warm)) if warm.size else 0.0
-        iters = policy.count(nbytes, estimate)
-    iters = comm.bcast(iters, root=0)
+    """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration and the rank means.
+
+    Rank 0 sizes the loop from the warm-up's wall time per iteration, barriers included, so that
+    ``policy.budget`` bounds the loop's real duration in either mode.
+    """
+    started = perf_counter()
+    if warmup:
+        time_calls(call, warmup, mode, comm, watch)
+    per_iteration = (perf_counter() - started) / warmup if warmup else 0.0
+    iters = comm.bcast(policy.count(nbytes, per_iteration) if comm.Get_rank() == 0 else None, root=0)
     return agree(time_calls(call, iters, mode, comm, watch), comm)
