@@ -148,6 +148,17 @@ def test_floor_puts_c_python_and_the_harness_side_by_side(tmp_path):
         assert all(len(v) == 2 for stats in record["values"].values() for v in stats.values())
 
 
+def test_floor_without_a_compiler_skips_c_with_its_reason(tmp_path):
+    env = launch_env(MPICC=str(tmp_path / "no-such-mpicc"), COLLBENCH_CACHE=str(tmp_path / "cache"))
+    done = run_collbench(2, "floor", "-b", "8", "-e", "8", "--rounds", "1", "--out", str(tmp_path / "f"), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "# skipped: C floor:" in done.stdout and "no-such-mpicc" in done.stdout, done.stdout
+    row = next(line.split() for line in done.stdout.splitlines() if line and not line.startswith("#"))
+    assert row[2:5] == ["-", "-", "-"] and float(row[5]) > 0, row  # no C columns; the Python ones measured
+    skips = read_document(tmp_path / "f")["skips"]
+    assert skips and skips[0]["algo"] == "c-floor" and "no-such-mpicc" in skips[0]["reason"]
+
+
 def test_topology_sweep_rows_for_every_size_order_and_algorithm(tmp_path):
     out = tmp_path / "topo"
     done = run_collbench(
