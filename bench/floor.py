@@ -274,32 +274,18 @@ def rounds_of(methods: Methods, names: list[str], rounds: int, first: int = 0) -
     return values
 
 
-def compare(
-    comm: Any,
-    send: np.ndarray,
-    recv: np.ndarray,
-    dtype: str,
-    op: str,
-    policy: IterationPolicy,
-    rounds: int,
-    floor: CFloor | None,
-    timing: str = DEFAULT_TIMING,
-) -> dict[str, Any]:
-    """Every available method on these buffers in ``rounds`` rotating rounds: the values, their medians, and
-    each method's mean over ranks divided by the C floor's (OSU's loop) of the same round, with their medians.
+def compare(methods: Methods, rounds: int) -> dict[str, Any]:
+    """Every available method in ``rounds`` rotating rounds: the values, their medians, and each method's mean
+    over ranks divided by the C floor's (OSU's loop) of the same round, with their medians.
 
-    The ratios are paired, round by round: on a machine whose speed drifts, their median is steadier than
-    the ratio of two medians.
+    The ratios and gaps are paired, round by round: on a machine whose speed drifts, their median is
+    steadier than the ratio of two medians.
     """
-    methods = Methods(comm, send, recv, dtype, op, policy, floor, timing)
-    try:
-        values = rounds_of(methods, methods.available, rounds)
-    finally:
-        methods.close()
+    values = rounds_of(methods, methods.available, rounds)
     medians = {m: {stat: float(np.median(v)) for stat, v in stats.items()} for m, stats in values.items()}
     avg = {m: np.asarray(stats["avg"]) for m, stats in values.items()}
-    c, py = LOOPS[timing]
-    result = {"iters": methods.iters, "rounds": rounds, "timing": timing, "values": values, "medians": medians}
+    c, py = LOOPS[methods.timing]
+    result = {"iters": methods.iters, "rounds": rounds, "timing": methods.timing, "values": values, "medians": medians}
     result["gaps"] = {"harness": float(np.median(avg["harness"] - avg[py]))}
     if REFERENCE in avg:
         ratios = {m: (a / avg[REFERENCE]).tolist() for m, a in avg.items()}

@@ -24,7 +24,7 @@ import collectives
 from ..buffers import check_itemsize, host_empty, parse_align, transparent_huge_pages
 from ..environment import describe
 from ..errors import UsageError
-from ..floor import METHODS, compare, open_c_floor
+from ..floor import METHODS, Methods, compare, open_c_floor
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
 from ..mpienv import thread_level
 from ..options import add_buffer_options, add_mpi_options, add_output_options, positive_float, positive_int
@@ -137,7 +137,11 @@ def main(args: argparse.Namespace) -> int:
     policy = IterationPolicy(budget=args.time_budget)
     for nbytes in sizes:
         count = nbytes // dtype.itemsize
-        result = compare(comm, send[:count], recv[:count], args.dtype, args.op, policy, args.rounds, floor, args.timing)
+        methods = Methods(comm, send[:count], recv[:count], args.dtype, args.op, policy, floor, args.timing)
+        try:
+            result = compare(methods, args.rounds)
+        finally:
+            methods.close()
         record = {"bytes": nbytes, "count": count, "dtype": args.dtype, "op": args.op, "p": comm.Get_size(), **result}
         if writer:
             writer.add_floor(record)
