@@ -196,9 +196,9 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
                 )
     sizes = sweep(minbytes, maxbytes, factor)
     buffers = parse_align(args.align, args.huge_pages)
-    for buffer in buffers:
+    for spec in buffers:
         for dtype in dtypes:
-            check_itemsize(buffer, dtype, collectives.DTYPES[dtype].itemsize)
+            check_itemsize(spec, dtype, collectives.DTYPES[dtype].itemsize)
     for algo in algos:
         for dtype in dtypes:
             for op in ops:
