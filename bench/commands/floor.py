@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-d", "--dtype", default="float32", help="the dtype (default: float32)")
     parser.add_argument("-o", "--op", default="sum", help="the reduction (default: sum)")
     parser.add_argument(
-        "--rounds", type=positive_int, default=9, help="interleaved rounds of every method per size (default: 9)"
+        "--rounds", type=positive_int, default=15, help="interleaved rounds of every method per size (default: 15)"
     )
     parser.add_argument(
         "--time-budget",
