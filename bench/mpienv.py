@@ -73,6 +73,13 @@ def request_thread_level(level: str | None) -> str:
         reason = "--thread-level"
     elif os.environ.get("MPI4PY_RC_THREAD_LEVEL"):
         level, reason = os.environ["MPI4PY_RC_THREAD_LEVEL"], "MPI4PY_RC_THREAD_LEVEL"
+        if level not in THREAD_LEVELS:
+            from .errors import UsageError
+
+            raise UsageError(
+                f"MPI4PY_RC_THREAD_LEVEL={level!r} is not a thread level; set it to one of {', '.join(THREAD_LEVELS)} "
+                "or unset it"
+            )
     else:
         level, reason = default_thread_level()
     mpi4py.rc.thread_level = level

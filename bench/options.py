@@ -69,8 +69,8 @@ def add_mpi_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--thread-level",
         choices=THREAD_LEVELS,
-        help="the MPI thread level to ask for (default: $MPI4PY_RC_THREAD_LEVEL, else single, as MPI_Init in C "
-        "benchmarks; mpi4py's own default is multiple)",
+        help="the MPI thread level to ask for (default: $MPI4PY_RC_THREAD_LEVEL, else single as MPI_Init gives C "
+        "benchmarks, or multiple where a node has more ranks than CPUs: below it MPICH never yields the CPU)",
     )
 
 

@@ -57,7 +57,41 @@ BAD_INPUTS = [
     (2, ["--tree-variant", "bogus"], "invalid choice"),
     (2, ["--timeout", "0"], "must be greater than 0"),
     (2, ["--algo", "sumonly", "-o", "max"], "sumonly does not support op max"),
+    (2, ["--align", "fast"], "is not BYTES, BYTES+OFFSET, page"),
+    (2, ["--align", "3000"], "not a power of two"),
+    (2, ["--align", "page+3"], "splits the 4-byte float32"),
+    (2, ["--align", "64+64"], "smaller than the alignment 64"),
+    (2, ["--align", "numpy", "--huge-pages", "on"], "NUMPY_MADVISE_HUGEPAGE"),
+    (2, ["--huge-pages", "sometimes"], "invalid choice"),
+    (2, ["--stat", "fastest"], "invalid choice"),
+    (2, ["--thread-level", "many"], "invalid choice"),
 ]
+
+
+def test_a_bad_thread_level_in_the_environment_is_refused_on_every_rank(tmp_path):
+    env = launch_env(MPI4PY_RC_THREAD_LEVEL="lots")
+    done = run_collbench(2, "run", "--out", str(tmp_path / "r"), timeout=30, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "MPI4PY_RC_THREAD_LEVEL='lots' is not a thread level" in done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["floor", "--align", "page,page+16"], "floor measures one buffer placement"),
+        (["floor", "-d", "complex64"], "unknown dtype 'complex64'"),
+        (["floor", "-b", "6"], "not a positive multiple of the 4-byte float32"),
+        (["calibrate", "--align", "page,64"], "calibrate measures one buffer placement"),
+        (["info", "--thread-level", "some"], "invalid choice"),
+    ],
+)
+def test_bad_input_to_the_other_mpi_commands(args, message, tmp_path):
+    done = run_collbench(2, *args, timeout=30, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr + done.stdout, done.stderr
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) == 1, done.stderr
 
 
 def test_at_least_thirty_bad_inputs():
