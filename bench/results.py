@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from .stats import STATISTICS
+from .stats import RANK_STAT_NAMES, STAT_NAMES, STATISTICS
 
 SCHEMA = "collbench.results"
 SCHEMA_VERSION = 2
@@ -74,7 +74,7 @@ COLUMNS: dict[str, str] = {
 }
 
 RESULT_FILES = ("results.json", "results.jsonl", "results.csv")
-STAT_COLUMNS = ("min", "p50", "mean", "p99", "max", "stdev", "rank_avg", "rank_min", "rank_max")
+STAT_COLUMNS = STAT_NAMES + RANK_STAT_NAMES  # each becomes the flat column NAME_s
 # The column of each --stat name (bench.stats.STATISTICS), for readers choosing a row's time.
 STAT_COLUMN = {name: f"{key}_s" for name, (key, _) in STATISTICS.items()}
 # Columns a version 1 file lacks, and what they meant there: the median, at the level mpi4py then asked for,

@@ -47,12 +47,7 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 
 def timing_stats(timing: Any) -> dict[str, float]:
     """Every statistic of a :class:`bench.timing.Timing`: the samples' and the rank means'."""
-    return {
-        **summarize(timing.samples),
-        "rank_avg": timing.rank_avg,
-        "rank_min": timing.rank_min,
-        "rank_max": timing.rank_max,
-    }
+    return {**summarize(timing.samples), **{name: getattr(timing, name) for name in RANK_STAT_NAMES}}
 
 
 def bandwidths(nbytes: int, seconds: float, busbw_factor: float) -> tuple[float, float]:
