@@ -24,11 +24,30 @@ test: $(STAMP)
 	$(BIN)/python -m ruff check collectives bench reports tests
 	$(BIN)/python -m pytest
 
-# On a GPU machine: correctness of every algorithm on CuPy at 1, 2 and 4 ranks, NCCL, a short sweep.
-# GPU_PYTHON is the Python that has CuPy and mpi4py (a lent machine's python3; carry wheels it lacks).
-GPU_PYTHON ?= python3
+# On a GPU machine, in one run: correctness of every algorithm over every GPU transport at 1 and 2 ranks, NCCL, a
+# sweep; results, table.md and report.html in GPU_CHECK_OUT. GPU_PYTHON must have CuPy (and NumPy, pandas, SciPy);
+# what it lacks (MPI, mpi4py, plotly) comes from the wheels `make gpu-wheels` downloads into GPU_WHEELS (ignored by
+# git) on a machine that reaches PyPI, installed under GPU_SITE.
+GPU_PYTHON    ?= python3
+GPU_WHEELS    ?= .whl
+GPU_SITE      ?= /tmp/collbench-gpu-site
+GPU_CHECK_OUT ?= gpu-check
+GPU_CHECK_ARGS ?=
+# the versions this project's .venv runs, for the lent machine's Python 3.12 on x86-64
+GPU_WHEEL_PINS := mpi4py==4.1.2 mpich==5.0.2 plotly==7.1.0 narwhals==2.29.0
+GPU_PLATFORMS  := $(foreach n,2_28 2_27 2_17 2_5,--platform manylinux_$(n)_x86_64) --platform manylinux2014_x86_64 --platform manylinux1_x86_64
+.PHONY: gpu-wheels
+gpu-wheels: $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(GPU_PLATFORMS) -d $(GPU_WHEELS) $(GPU_WHEEL_PINS)
+	@du -sh $(GPU_WHEELS)
+
 gpu-check:
-	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(GPU_PYTHON) -m bench.gpucheck
+	@ls $(GPU_WHEELS)/*.whl >/dev/null 2>&1 || { echo "make gpu-check: no wheels in $(GPU_WHEELS); run 'make gpu-wheels' where pip reaches PyPI and bring the folder" >&2; exit 2; }
+	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --ignore-installed --prefix $(GPU_SITE) $(GPU_WHEELS)/*.whl
+	PATH=$(GPU_SITE)/bin:$$PATH LD_LIBRARY_PATH=$(GPU_SITE)/lib:$$LD_LIBRARY_PATH \
+		PYTHONPATH=$(CURDIR):$$(echo $(GPU_SITE)/lib/python3*/site-packages):$$PYTHONPATH \
+		$(GPU_PYTHON) -m bench.gpucheck --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) results

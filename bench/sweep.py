@@ -21,8 +21,8 @@ from .console import Console
 from .device import CpuDevice
 from .iterations import IterationPolicy
 from .results import ResultsWriter
-from .stats import DEFAULT_STAT, STATISTICS, bandwidths, summarize, timing_stats
-from .timing import DEFAULT_TIMING, measure, slowest
+from .stats import DEFAULT_STAT, STATISTICS, bandwidths, timing_stats
+from .timing import DEFAULT_TIMING, measure
 from .topology import Topology
 
 PLACEMENTS = {"both": ("out", "in"), "out": ("out",), "in": ("in",)}
@@ -81,6 +81,7 @@ class Sweep:
         self.size = comm.Get_size()
         self.nwrong_total = 0
         self.rows = 0
+        self.ranks_per_gpu = self.device.ranks_per_gpu(comm)  # > 1: ranks time-slice a GPU; rows say so
 
     def run(self) -> int:
         """Run every case; the total number of wrong elements seen.
@@ -246,15 +247,15 @@ class Sweep:
                 mode=self.config.timing,
                 comm=self.comm,
                 watch=watch,
+                batch=self.device.batch,
             )
         if self.watchdog is not None:
             self.watchdog.idle()
         samples = timing.samples
         extra: dict[str, Any] = {}
         if self.device.name == "gpu":
-            device_times = slowest(self.device.device_samples[-samples.size :], self.comm)
-            self.device.device_samples.clear()
-            extra = {"device_samples_s": device_times.tolist(), "device_stats": summarize(device_times)}
+            clock = "cuda-events" if self.config.timing == "batch" else "host, after a stream synchronisation"
+            extra = {"clock": clock, "ranks_per_gpu": self.ranks_per_gpu, "gpu_shared": self.ranks_per_gpu > 1}
         stats = timing_stats(timing)
         time_s = stats[STATISTICS[self.config.stat][0]]
         factor = alg.busbw_factor(self.size)
@@ -275,9 +276,20 @@ class Sweep:
             "params": alg.params(),
             "samples_s": samples.tolist(),
             "device": self.device.name,
-            "transport": self.device.transport.kind,
+            "transport": transport_of(alg, self.device.transport),
             **extra,
         }
+
+
+def transport_of(alg: collectives.Allreduce, spec: Any) -> str:
+    """How this algorithm's data moved: a library's own path for the baselines, the transport for the rest."""
+    if alg.name == "nccl":
+        return "nccl"
+    if alg.name == "gloo":
+        return "gloo"
+    if alg.baseline:
+        return spec.for_mpi().kind
+    return spec.kind
 
 
 def _ranks_of(shape: str) -> int:

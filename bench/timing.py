@@ -1,6 +1,6 @@
 """The timed loop, and the agreement that makes every rank time the same thing.
 
-Two modes, as the C benchmarks use:
+Three modes, as the C benchmarks use:
 
 - ``barrier`` (the default) — a barrier before every iteration isolates it; each sample is that
   one call. OSU's way: with it, collbench's rank-mean statistic is OSU's "Avg Latency". Each
@@ -9,6 +9,11 @@ Two modes, as the C benchmarks use:
   consecutive completions on a rank (IMB's and nccl-tests' way). Where ranks share CPUs, the
   ranks drift out of step and the time includes that: 5-10% more than ``barrier`` at 512 KiB and
   up with 4 ranks on 2 CPUs here, as IMB's own loop gives against OSU's in C.
+
+- ``batch`` — nccl-tests' way on a GPU: one barrier, the iterations launched back to back with
+  no synchronisation between them, one synchronisation at the end; each sample is the interval
+  between consecutive completions on the device (CUDA events). The default with ``--device
+  gpu``, for every algorithm alike. On the CPU a call is done when it returns, so it is ``b2b``.
 
 Every rank records its own samples; the sample of iteration i is the maximum over ranks, so
 the reported time is the slowest rank's. Each rank's mean time per call is kept too: the mean
@@ -28,13 +33,21 @@ import numpy as np
 
 from .iterations import IterationPolicy
 
-TIMING_MODES = ("b2b", "barrier")
+TIMING_MODES = ("b2b", "barrier", "batch")
 DEFAULT_TIMING = "barrier"  # OSU's way: each call timed alone, the ranks lined up by a barrier before it
+DEFAULT_GPU_TIMING = "batch"  # nccl-tests' way: a batch of launches, one synchronisation
+
+Batch = Callable[[Callable[[], Any], int], list[float]]  # (call, iterations) -> per-iteration seconds
 DEFAULT_WARMUP = 5  # untimed iterations per size before the timed loop (collbench run -w)
 
 
 def time_calls(
-    call: Callable[[], Any], iters: int, mode: str, comm: Any, watch: Callable[[list[float]], None] | None = None
+    call: Callable[[], Any],
+    iters: int,
+    mode: str,
+    comm: Any,
+    watch: Callable[[list[float]], None] | None = None,
+    batch: Batch | None = None,
 ) -> list[float]:
     """Run ``call()`` (one all-reduce on bound buffers) ``iters`` times; this rank's per-iteration seconds.
 
@@ -43,13 +56,17 @@ def time_calls(
 
     Back to back, the loop only stores the clock after each call (the least it can do between
     two calls: about 75 ns in CPython against 190 ns for a subtraction and two stores); the
-    intervals are taken afterwards.
+    intervals are taken afterwards. ``batch`` (the device's) runs a ``batch`` loop; without one,
+    ``batch`` is ``b2b``.
     """
+    if mode == "batch" and batch is not None:
+        comm.Barrier()
+        return batch(call, iters)
     marks = [0.0] * iters  # per iteration: b2b the clock after the call, barrier the call's time
     if watch is not None:
         watch(marks)
     clock = perf_counter
-    if mode == "b2b":
+    if mode in ("b2b", "batch"):
         comm.Barrier()
         start = clock()
         for i in range(iters):
@@ -112,6 +129,7 @@ def measure(
     mode: str,
     comm: Any,
     watch: Callable[[list[float]], None] | None = None,
+    batch: Batch | None = None,
 ) -> Timing:
     """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration and the rank means.
 
@@ -120,7 +138,7 @@ def measure(
     """
     started = perf_counter()
     if warmup:
-        time_calls(call, warmup, mode, comm, watch)
+        time_calls(call, warmup, mode, comm, watch, batch)
     per_iteration = (perf_counter() - started) / warmup if warmup else 0.0
     iters = comm.bcast(policy.count(nbytes, per_iteration) if comm.Get_rank() == 0 else None, root=0)
-    return agree(time_calls(call, iters, mode, comm, watch), comm)
+    return agree(time_calls(call, iters, mode, comm, watch, batch), comm)

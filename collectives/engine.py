@@ -49,8 +49,15 @@ def run_chain(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> 
     Requires that step i+1 sends, chunk for chunk, what step i received (as in a ring, where each
     step forwards the block it just reduced or received). The next step's receives are posted
     while the current step runs unless that would write over a buffer still being sent.
+
+    Over a deferred transport (nccl-p2p), whose requests run in groups that complete as a whole,
+    the steps run one after another instead: a group holding the next step's receives would wait
+    for the sends that only its own completion lets the neighbours start.
     """
     if not steps:
+        return
+    if getattr(transport, "deferred", False):
+        run_steps(steps, reduce, transport)
         return
     transport.startall(steps[0].recvs)
     transport.startall(steps[0].sends)

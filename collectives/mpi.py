@@ -8,9 +8,10 @@ On host buffers the bound call hands MPI buffers described once, at bind time (`
 datatype]``), so each call skips NumPy's buffer export: about 0.2 µs less per call than passing the
 arrays themselves, which matters where the whole call takes 1-3 µs.
 
-On device buffers the transport decides: with a CUDA-aware MPI the device arrays go straight
+On device buffers the transport decides how MPI sees them (with ``nccl-p2p``, the MPI path
+beside it: MPI never goes through NCCL): with a CUDA-aware MPI the device arrays go straight
 to ``MPI_Allreduce`` after the stream is synchronised; otherwise they are staged through
-pinned host buffers allocated here, once (copy in, host all-reduce, copy out).
+pinned host buffers allocated here, once (copy out, host all-reduce, copy in, each waited for).
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ class MPIAllreduce(Allreduce):
         self._datatype = MPI._typedict.get(self.dtype.char)  # the predefined type mpi4py would infer
         self._in_place = MPI.IN_PLACE
         self._mpi_op = self.op.mpi()
-        spec = self.transport_spec
+        spec = self.transport_spec.for_mpi()
         self._host: tuple[Any, Any] | None = None
         if spec.staged:
             empty = spec.xp.empty(self.count, dtype=self.dtype)
             self._host = (spec.host_buffer(empty), spec.host_buffer(empty))
 
     def bound(self, sendbuf: Any, recvbuf: Any) -> Callable[[], Any]:
-        spec = self.transport_spec
+        spec = self.transport_spec.for_mpi()
         in_place = sendbuf is recvbuf
         if self._host is not None:
             host_send, host_recv = self._host

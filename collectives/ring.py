@@ -92,7 +92,7 @@ def ring_steps(
             regions.append((result[slice(*blocks[sb])], result[slice(*blocks[rb])]))
     for i in range(1, len(steps)):
         # Post a step's receives early only where they cannot land on data still being sent.
-        steps[i].post_early = not may_overlap(regions[i][1], regions[i - 1][0])
+        steps[i].post_early = not may_overlap(regions[i][1], regions[i - 1][0], alg.xp)
     return steps
 
 

@@ -109,15 +109,9 @@ def _copier(source: Any, target: Any) -> Callable[[], None]:
     return copy
 
 
-def may_overlap(a: Any, b: Any) -> bool:
-    """Whether two views might share memory (conservatively True when it cannot be told)."""
-    import numpy as np
-
+def may_overlap(a: Any, b: Any, xp: Any) -> bool:
+    """Whether two views of array module ``xp`` might share memory (conservatively True when it cannot be told)."""
     try:
-        if hasattr(a, "__cuda_array_interface__"):
-            import cupy
-
-            return bool(cupy.may_share_memory(a, b))
-        return bool(np.may_share_memory(a, b))
-    except (TypeError, AttributeError, ImportError):
+        return bool(xp.may_share_memory(a, b))
+    except (TypeError, AttributeError):
         return True

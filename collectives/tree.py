@@ -105,6 +105,15 @@ class TreeAllreduce(Scheduled):
                 self._pipe(second, half, self.count, sendbuf, recvbuf, 2),
             ]
         reduce, transport = self.reduce, self.transport
+        if getattr(transport, "deferred", False):
+            # NCCL matches sends and receives by their order per peer, not by tag: where two ranks
+            # are parent and child in different trees, interleaved trees would cross their messages,
+            # so each tree streams whole, one after the other.
+            def execute_each() -> None:
+                for pipe in pipes:
+                    _stream([pipe], reduce, transport)
+
+            return execute_each
 
         def execute() -> None:
             _stream(pipes, reduce, transport)

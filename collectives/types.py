@@ -55,10 +55,11 @@ OPS: dict[str, Op] = {
     "prod": Op("prod", "PROD", "multiply"),
     "min": Op("min", "MIN", "minimum"),
     "max": Op("max", "MAX", "maximum"),
+    "avg": Op("avg", "", ""),  # the sum divided by the rank count: NCCL's own (ncclAvg) only
 }
 
 ALL_DTYPES: frozenset[str] = frozenset(DTYPES)
-ALL_OPS: frozenset[str] = frozenset(OPS)
+ALL_OPS: frozenset[str] = frozenset(OPS) - {"avg"}  # what an algorithm supports unless it says more
 
 
 def dtype_of(name: str) -> np.dtype:

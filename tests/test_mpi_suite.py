@@ -1,4 +1,5 @@
-"""Runs tests/mpi under mpiexec at 1 to 4 ranks, and the algorithm matrix at 5 to 8 ranks too.
+"""Runs tests/mpi under mpiexec at 1 to 4 ranks, the algorithm matrix at 5 to 8 ranks too, and the
+fake-GPU matrix at 5 and 6.
 
 Oversubscribed here (8 ranks on 2 cores), as on any laptop; written to pass at any rank count.
 """
@@ -12,6 +13,7 @@ import pytest
 from conftest import ROOT, launch_env, mpiexec
 
 SUITES = [(n, "tests/mpi") for n in (1, 2, 3, 4)] + [(n, "tests/mpi/test_algorithms.py") for n in (5, 6, 7, 8)]
+SUITES += [(n, "tests/mpi/test_fake_gpu.py") for n in (5, 6)]
 
 
 @pytest.mark.parametrize("nranks, path", SUITES)

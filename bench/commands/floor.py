@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> tuple[list[int], Any]:
     if args.dtype not in collectives.DTYPES:
         raise UsageError(f"unknown dtype {args.dtype!r}; expected one of {', '.join(collectives.DTYPES)}")
-    if args.op not in collectives.OPS:
-        raise UsageError(f"unknown op {args.op!r}; expected one of {', '.join(collectives.OPS)}")
+    if args.op not in collectives.ALL_OPS:
+        raise UsageError(f"unknown op {args.op!r}; expected one of {', '.join(sorted(collectives.ALL_OPS))}")
     itemsize = collectives.DTYPES[args.dtype].itemsize
     minbytes = parse_size(args.minbytes, "min size (-b)")
     maxbytes = parse_size(args.maxbytes, "max size (-e)")

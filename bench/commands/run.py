@@ -10,17 +10,18 @@ import sys
 from typing import Any
 
 import collectives
+from collectives import ncclcomm
 from collectives.blocks import parse_mesh
 from collectives.costmodel import CostModel
 
 from ..buffers import check_itemsize, parse_align, transparent_huge_pages
 from ..calibrate import calibrate, describe_calibration
 from ..console import Console
-from ..device import CUDA_AWARE_MODES, DEVICES, open_device
+from ..device import CUDA_AWARE_MODES, DEVICES, GPU_TRANSPORTS, open_device
 from ..environment import describe
 from ..errors import UsageError
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
-from ..memory import BUFFERS_PER_RANK, available_host_memory, bytes_per_rank, check_fits
+from ..memory import BUFFERS_PER_RANK, GPU_RESERVE_PER_RANK, available_host_memory, bytes_per_rank, check_fits
 from ..mpienv import agree, busy_wait_warning, thread_level
 from ..options import (
     add_buffer_options,
@@ -36,7 +37,7 @@ from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
 from ..stats import DEFAULT_STAT, STATISTICS
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
-from ..timing import DEFAULT_TIMING, DEFAULT_WARMUP, TIMING_MODES
+from ..timing import DEFAULT_GPU_TIMING, DEFAULT_TIMING, DEFAULT_WARMUP, TIMING_MODES
 from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks, split
 from ..watchdog import Watchdog
 
@@ -82,9 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--placement", default="both", help="out (out of place), in (in place) or both (default)")
     parser.add_argument(
         "--timing",
-        default=DEFAULT_TIMING,
-        help=f"b2b: iterations back to back (as IMB and nccl-tests); barrier: a barrier before each, each call timed "
-        f"alone (as OSU) (default: {DEFAULT_TIMING})",
+        help="barrier: a barrier before each iteration, each call timed alone (as OSU); b2b: iterations back to "
+        "back (as IMB); batch: launched back to back with one GPU synchronisation at the end, CUDA events between "
+        f"them (as nccl-tests; b2b on the CPU) (default: {DEFAULT_TIMING}, {DEFAULT_GPU_TIMING} with --device gpu)",
     )
     parser.add_argument(
         "--stat",
@@ -149,6 +150,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="with --device gpu: is the MPI CUDA-aware? auto (detect, default), yes, no (stage through pinned host memory)",
     )
+    parser.add_argument(
+        "--transport",
+        default="mpi",
+        help="with --device gpu: how the hand-written algorithms move device buffers: mpi (as --cuda-aware says, "
+        "default) or nccl-p2p (NCCL send/receive on the stream, no MPI)",
+    )
     add_buffer_options(parser, several=True)
     add_mpi_options(parser)
     add_output_options(parser)
@@ -182,8 +189,13 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         raise UsageError(
             f"unknown --cuda-aware value {args.cuda_aware!r}; expected one of {', '.join(CUDA_AWARE_MODES)}"
         )
-    if args.timing not in TIMING_MODES:
-        raise UsageError(f"unknown timing mode {args.timing!r}; expected one of {', '.join(TIMING_MODES)}")
+    if args.transport not in GPU_TRANSPORTS:
+        raise UsageError(f"unknown --transport {args.transport!r}; expected one of {', '.join(GPU_TRANSPORTS)}")
+    if args.transport != "mpi" and args.device != "gpu":
+        raise UsageError(f"--transport {args.transport} moves GPU buffers; add --device gpu")
+    timing = args.timing or (DEFAULT_GPU_TIMING if args.device == "gpu" else DEFAULT_TIMING)
+    if timing not in TIMING_MODES:
+        raise UsageError(f"unknown timing mode {timing!r}; expected one of {', '.join(TIMING_MODES)}")
     minbytes = parse_size(args.minbytes, "min size (-b)")
     maxbytes = parse_size(args.maxbytes, "max size (-e)")
     factor = parse_factor(args.stepfactor)
@@ -211,7 +223,7 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
         dtypes=dtypes,
         ops=ops,
         placements=PLACEMENTS[args.placement],
-        timing=args.timing,
+        timing=timing,
         warmup=args.warmup,
         check=args.check,
         policy=IterationPolicy(iters=args.iters, budget=args.time_budget),
@@ -300,16 +312,20 @@ def main(args: argparse.Namespace) -> int:
     threads = thread_level()
     config.thread_level = threads["provided"]
     sizes, orders, per_node = _topology_plan(args, config, comm)
-    device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware))
+    device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware, args.transport))
     itemsizes = [collectives.DTYPES[d].itemsize for d in config.dtypes]
     # each further --align placement holds its own send and receive buffers
     need = bytes_per_rank(max(config.sizes), itemsizes) + 2 * max(config.sizes) * (len(config.buffers) - 1)
     check_fits(comm, need, available_host_memory(), f"node {MPI.Get_processor_name()}")
-    if device.name == "gpu":
-        check_fits(comm, (BUFFERS_PER_RANK - 1) * max(config.sizes), device.free_memory(), "the GPU")
+    if device.name == "gpu":  # send, receive and scratch on the GPU; the ranks sharing a GPU together
+        need = (BUFFERS_PER_RANK - 1) * max(config.sizes) + GPU_RESERVE_PER_RANK
+        check_fits(comm, need, device.free_memory(), f"GPU {device.index}", share=device.identity()[1])
     out_dir = _claim_directory(comm, args.out)
     meta = describe(comm)
     meta["device"] = device.describe()
+    if device.name == "gpu":
+        meta["device"]["ranks"] = comm.allgather(device.provenance())
+        meta["device"]["ranks_per_gpu"] = device.ranks_per_gpu(comm)
     meta["mpi"]["thread_level"] = threads
     console = Console(sys.stdout if root else None)
     header = {
@@ -367,6 +383,7 @@ def main(args: argparse.Namespace) -> int:
                 rows += sweeper.rows
                 topology.comm.Free()
             comm.Barrier()  # ranks outside this size wait here
+    ncclcomm.release_all()  # the NCCL communicators the sweep's algorithms shared
     nwrong = comm.allreduce(nwrong if root else 0, op=MPI.SUM)
     if writer:
         writer.close({"end_time": utc_now(), "complete": True, "nwrong_total": nwrong})

@@ -133,3 +133,85 @@ def test_staged_spec_copies_through_host_buffers():
     assert np.array_equal(device, np.arange(5.0) * 2)
     with pytest.raises(ValueError, match="unknown transport"):
         TransportSpec(kind="carrier-pigeon")
+
+
+class _Both:
+    """MPICH >= 4.1 exports both queries; its own (MPIX_GPU_query_support) is the one to believe."""
+
+    def __init__(self, gpu, cuda):
+        self.MPIX_GPU_query_support = _Query(gpu)
+        self.MPIX_Query_cuda_support = _Query(cuda)
+
+
+def test_mpich_is_asked_its_own_query_first():
+    assert detect_cuda_aware([_Both(1, 0)]) == (True, "MPIX_GPU_query_support(CUDA)")
+    assert detect_cuda_aware([_Both(0, 1)]) == (False, "MPIX_GPU_query_support(CUDA)")
+
+
+def test_install_advice_follows_the_cuda_version_and_the_installed_cupy():
+    from collectives.install import gpu_install_advice, nccl_install_advice
+
+    assert "collbench[gpu13]" in gpu_install_advice(13) and "CUDA 13" in gpu_install_advice(13)
+    assert "collbench[gpu]'" in gpu_install_advice(12)
+    unknown = gpu_install_advice(0)
+    assert "collbench[gpu]" in unknown and "collbench[gpu13]" in unknown
+    assert "pip install nvidia-nccl-cu13" in nccl_install_advice("cupy-cuda13x")
+    assert "pip install nvidia-nccl-cu12" in nccl_install_advice("cupy-cuda12x")
+
+
+def test_the_gpu_extras_bring_cupy_and_nccl_for_their_cuda():
+    from pathlib import Path
+
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras["gpu"]) == {"cupy-cuda12x", "nvidia-nccl-cu12"}
+    assert set(extras["gpu13"]) == {"cupy-cuda13x", "nvidia-nccl-cu13"}
+
+
+def test_nccl_that_did_not_load_is_said_so(monkeypatch):
+    import types
+
+    broken = types.SimpleNamespace(available=False)
+    monkeypatch.setitem(sys.modules, "cupy", types.ModuleType("cupy"))
+    monkeypatch.setitem(sys.modules, "cupy.cuda", types.SimpleNamespace(nccl=broken))
+    reason = collectives.get("nccl").unavailable_reason()
+    assert "could not load the NCCL library" in reason and "LD_LIBRARY_PATH" in reason
+
+
+def test_ranks_sharing_a_gpu_get_what_nccl_advises_unless_set():
+    from bench.device import share_gpu_settings
+
+    environ = {"NCCL_NET_GDR_LEVEL": "SYS"}
+    assert share_gpu_settings(2, environ) == {"NCCL_MAX_CTAS": "4"}
+    assert environ == {"NCCL_NET_GDR_LEVEL": "SYS", "NCCL_MAX_CTAS": "4"}
+    assert share_gpu_settings(16, {})["NCCL_MAX_CTAS"] == "1"
+
+
+@pytest.fixture
+def fake_cupy(monkeypatch):
+    """tests/fakecupy as ``cupy`` for one test; gone after it."""
+    from pathlib import Path
+
+    def ours(name: str) -> bool:
+        return name.split(".")[0] in ("cupy", "cupyx")
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "fakecupy"))
+    saved = {name: sys.modules.pop(name) for name in list(sys.modules) if ours(name)}
+    import cupy
+
+    yield cupy
+    for name in [name for name in sys.modules if ours(name)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def test_a_copy_to_the_device_is_waited_for(fake_cupy):
+    """CuPy's set() returns before it has read the host array; the staged receive reuses that array at once."""
+    cupy = fake_cupy
+    stream = cupy.cuda.get_current_stream()
+    spec = TransportSpec(kind="staged", xp=cupy, sync=stream.synchronize, stream=stream)
+    device, host = cupy.zeros(4, np.float32), np.arange(4, dtype=np.float32)
+    spec.to_device(host, device)
+    host[...] = -1  # the next message lands in the same host buffer
+    assert np.array_equal(device.get(), np.arange(4, dtype=np.float32))
