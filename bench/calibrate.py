@@ -10,7 +10,11 @@
   times faster per byte than a 64 MiB one. For vectors of 64 KiB .. 64 MiB, half-vector exchanges
   and reductions on the same buffers, on every rank at once, give per-byte factors on the cold β
   and γ.
-- On a GPU with staging: the device-to-host copy rate of the staging path.
+- On a GPU (``--device gpu``) everything is measured where the rows are: α and β by exchanges of
+  device buffers over the transport the hand-written algorithms use (nccl-p2p, staged or
+  device-direct MPI), each ended by a stream synchronisation; γ by the device's own kernel. No
+  cache steps (they model the CPU's caches). With staging, the device-to-host and host-to-device
+  copy rates of its pinned buffers are recorded beside the model, the part of β they explain.
 """
 
 from __future__ import annotations
@@ -84,9 +88,69 @@ def exchange_times(comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGN
     return results
 
 
-def reduce_times(dtype: str, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, xp: Any = np) -> list[float]:
+def device_exchange_times(comm: Any, sizes: list[int], device: Any) -> list[float]:
+    """As :func:`exchange_times`, on device buffers through the device's transport, the stream synchronised
+    before the clock stops: a send and a receive with the partner per exchange."""
+    from mpi4py import MPI
+
+    rank, partner = comm.Get_rank(), _partner(comm)
+    spec, transport = device.transport, device.transport.make(comm)
+    room = max(max(sizes), WINDOW)
+    send, recv = device.empty(room, np.uint8), device.empty(room, np.uint8)
+    send.fill(1)
+    recv.fill(2)
+    spec.sync()
+    results = []
+    for nbytes in sizes:
+        timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
+        samples = np.empty(timed)
+        for i, offset in enumerate(_offsets(nbytes, warm + timed)):
+            a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
+            requests = [] if partner == rank else [transport.recv_init(b, partner, 5), transport.send_init(a, partner, 5)]
+            comm.Barrier()
+            start = perf_counter()
+            transport.startall(requests)
+            transport.waitall(requests)
+            spec.sync()
+            if i >= warm:
+                samples[i - warm] = perf_counter() - start
+            for request in requests:
+                request.Free()
+        results.append(comm.allreduce(float(np.median(samples)), op=MPI.MAX))
+    return results
+
+
+def staging_rates(device: Any, sizes: list[int]) -> dict[str, Any]:
+    """Median seconds of a device-to-host and a host-to-device copy (pinned host memory) per size."""
+    spec = device.transport
+    whole = device.empty(max(sizes), np.uint8)
+    whole.fill(1)
+    host = spec.host_buffer(whole)
+    to_host, to_device = [], []
+    for nbytes in sizes:
+        view, landing = whole[:nbytes], host[:nbytes]
+        down, up = [], []
+        for _ in range(5):
+            start = perf_counter()
+            spec.to_host(view, landing)
+            down.append(perf_counter() - start)
+            start = perf_counter()
+            spec.to_device(landing, view)
+            up.append(perf_counter() - start)
+        to_host.append(float(np.median(down)))
+        to_device.append(float(np.median(up)))
+    return {"sizes": sizes, "to_host_seconds": to_host, "to_device_seconds": to_device}
+
+
+def reduce_times(
+    dtype: str,
+    sizes: list[int],
+    buffers: BufferSpec = PAGE_ALIGNED,
+    xp: Any = np,
+    sync: Any = None,
+) -> list[float]:
     """Median seconds of the local sum kernel over ``sizes`` bytes of ``dtype``, walking a 64 MiB window
-    of each operand (one untimed pass first): cold data."""
+    of each operand (one untimed pass first): cold data. On a device, ``sync`` ends each kernel."""
     add = collectives.OPS["sum"].ufunc(xp)
     itemsize = collectives.DTYPES[dtype].itemsize
     room = max(max(sizes), WINDOW) // itemsize
@@ -101,6 +165,8 @@ def reduce_times(dtype: str, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNE
             lo = offset // itemsize
             start = perf_counter()
             add(a[lo : lo + count], b[lo : lo + count], out=c[lo : lo + count])
+            if sync is not None:
+                sync()
             if i >= warm:
                 samples.append(perf_counter() - start)
         times.append(float(np.median(samples)))
@@ -168,21 +234,36 @@ def cache_steps(
     return steps[::-1], {"windows": CACHE_WINDOWS, "exchange": exchange, "reduce": reduce}
 
 
-def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED) -> dict[str, Any]:
-    """Measure and fit, on buffers placed as ``buffers`` says; the record stored in results (model, fit
-    quality and the raw points)."""
-    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers)
+def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None) -> dict[str, Any]:
+    """Measure and fit, on buffers placed as ``buffers`` says (on ``device``'s GPU when it has one); the
+    record stored in results (model, fit quality and the raw points)."""
+    gpu = device is not None and device.name == "gpu"
+    if gpu:
+        exchange = device_exchange_times(comm, EXCHANGE_SIZES, device)
+    else:
+        exchange = exchange_times(comm, EXCHANGE_SIZES, buffers)
     segments = fit_segments(EXCHANGE_SIZES, exchange)
     gammas, reductions = {}, {}
     for dtype in dtypes:
-        times = reduce_times(dtype, REDUCE_SIZES, buffers)
+        if gpu:
+            times = reduce_times(dtype, REDUCE_SIZES, xp=device.xp, sync=device.transport.sync)
+        else:
+            times = reduce_times(dtype, REDUCE_SIZES, buffers)
         times = [comm.allreduce(t, op=_max()) for t in times]
         reductions[dtype] = times
         gammas[dtype] = fit_gamma(REDUCE_SIZES, times)
     cold = CostModel(segments, gammas)
-    steps, probe = cache_steps(comm, cold, dtypes[0], buffers)
-    model = replace(cold, cache=tuple(steps))
+    where: dict[str, Any] = {"device": "cpu", "transport": "direct"}
+    if gpu:
+        model, probe = cold, {}
+        where = {"device": "gpu", "transport": device.transport.kind}
+        if device.transport.kind == "staged":
+            where["staging"] = staging_rates(device, REDUCE_SIZES)
+    else:
+        steps, probe = cache_steps(comm, cold, dtypes[0], buffers)
+        model = replace(cold, cache=tuple(steps))
     return {
+        **where,
         "model": model.to_dict(),
         "extrapolation": extrapolation(model, dtypes[0]),
         "fit": quality(model, EXCHANGE_SIZES, exchange),
@@ -226,8 +307,15 @@ def describe_calibration(record: dict[str, Any]) -> str:
         beta, gamma = model.cache_factors(1 << 20)
         gammas += f"; in cache (1 MiB vectors) beta x{beta:.2f}, gamma x{gamma:.2f}"
     fit = record["fit"]
+    where = ""
+    if record.get("device") == "gpu":
+        where = f" on the GPU over {record['transport']}"
+        staging = record.get("staging")
+        if staging:
+            nbytes, down, up = staging["sizes"][-1], staging["to_host_seconds"][-1], staging["to_device_seconds"][-1]
+            gammas += f"; staging copies at {nbytes >> 20} MiB: to host {nbytes / down / 1e9:.1f} GB/s, to device {nbytes / up / 1e9:.1f} GB/s"
     return (
-        f"calibration p={record['p']}: {'; '.join(parts)}; reduce {gammas}; "
+        f"calibration p={record['p']}{where}: {'; '.join(parts)}; reduce {gammas}; "
         f"R2 {fit['r2']:.3f}, median residual {fit['median_rel_residual'] * 100:.0f}%"
     )
 

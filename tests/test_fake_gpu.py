@@ -125,3 +125,15 @@ def test_gpu_check_counts_crashes_and_timeouts_as_failures(tmp_path, script, sai
     assert not ok and said in text
     ok, text = run_step(Step("s", 2, []), tmp_path / "s", None, dict(os.environ), timeout=1)
     assert not ok and "no mpiexec" in text
+
+
+@pytest.mark.parametrize("flags, transport", [(["--cuda-aware", "no"], "staged"), (["--transport", "nccl-p2p"], "nccl-p2p")])
+def test_calibration_on_the_gpu_measures_the_gpu_path(tmp_path, flags, transport):
+    out = tmp_path / "calibrated"
+    args = ["run", "--device", "gpu", *flags, "--calibrate", "--algo", "ring", "-b", "1M", "-e", "1M"]
+    done = run_collbench(2, *args, "--time-budget", "0.02", "--out", str(out), env=fake_env(FAKE_GPU_COUNT="2"), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = read_document(out)["calibrations"][0]
+    assert (record["device"], record["transport"]) == ("gpu", transport)
+    assert ("staging" in record) == (transport == "staged") and not record["model"].get("cache")
+    assert f"on the GPU over {transport}" in done.stdout

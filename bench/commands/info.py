@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 import collectives
+from collectives import ncclcomm
 
 from ..buffers import transparent_huge_pages
+from ..device import detect_cuda_aware
 from ..environment import describe
 from ..mpienv import thread_level
 from ..options import add_mpi_options
@@ -47,6 +49,11 @@ def main(args: argparse.Namespace) -> int:
         reason = cls.unavailable_reason()
         state = f"unavailable: {reason}" if reason else "available"
         print(f"  {name:<8} {cls.description} [{state}]")
+    aware, how = detect_cuda_aware()
+    nccl = ncclcomm.unavailable_reason()
+    print("GPU transports (--device gpu):")
+    print(f"  mpi      {'device-direct: the MPI is CUDA-aware' if aware else 'staged through pinned host memory: the MPI is not CUDA-aware'} ({how})")
+    print(f"  nccl-p2p NCCL send/receive on the stream [{f'unavailable: {nccl}' if nccl else 'available'}]")
     if meta["env"]:
         print("environment:")
         for key, value in meta["env"].items():

@@ -374,7 +374,7 @@ def main(args: argparse.Namespace) -> int:
             if topology is not None:
                 sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
                 if args.calibrate:
-                    record = {**calibrate(topology.comm, config.dtypes, config.buffers[0]), **topology.fields()}
+                    record = {**calibrate(topology.comm, config.dtypes, config.buffers[0], device), **topology.fields()}
                     if writer:
                         writer.add_calibration(record)
                     console.line(f"# {describe_calibration(record)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_collbench
+from conftest import launch_env, run_collbench
 
 from bench.results import load
 
@@ -18,8 +18,8 @@ def _gpu_or_skip() -> None:
         pytest.skip("no GPU visible")
 
 
-@pytest.mark.parametrize("cuda_aware", ["no", "auto"])
-def test_every_algorithm_on_device_buffers(tmp_path, cuda_aware):
+@pytest.mark.parametrize("flags", [["--cuda-aware", "no"], ["--cuda-aware", "auto"], ["--transport", "nccl-p2p"]])
+def test_every_algorithm_on_device_buffers(tmp_path, flags):
     _gpu_or_skip()
     out = tmp_path / "gpu"
     done = run_collbench(
@@ -27,10 +27,9 @@ def test_every_algorithm_on_device_buffers(tmp_path, cuda_aware):
         "run",
         "--device",
         "gpu",
-        "--cuda-aware",
-        cuda_aware,
+        *flags,
         "--algo",
-        "ring,tree,mesh,rhd,ps,mpi",
+        "ring,tree,mesh,rhd,ps,hier,mpi",
         "-b",
         "8",
         "-e",
@@ -46,9 +45,10 @@ def test_every_algorithm_on_device_buffers(tmp_path, cuda_aware):
         "--out",
         str(out),
         timeout=300,
+        env=launch_env(NCCL_MULTI_RANK_GPU_ENABLE="1"),
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    df = load(out)
+    df = load(out)  # two ranks on one GPU unless there are two: NCCL's multi-rank mode for nccl-p2p
     assert (df["nwrong"] == 0).all() and len(df) > 0
 
 
