@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from time import perf_counter
 from typing import Any
@@ -64,60 +65,82 @@ def _offsets(nbytes: int, repeats: int) -> list[int]:
     return [(i % slots) * nbytes for i in range(repeats)]
 
 
-def exchange_times(comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED) -> list[float]:
-    """Median Sendrecv exchange time per size, the slowest rank's, the messages walking a 64 MiB window
-    (the first two untimed): cold data, as the chunks of a large vector."""
-    from mpi4py import MPI
+Exchange = Callable[[int, int], tuple[Callable[[], None], Callable[[], None]]]  # (offset, bytes) -> (run, release)
 
+
+def _host_exchange(comm: Any, room: int, buffers: BufferSpec) -> Exchange:
+    """Sendrecv with the partner on host buffers placed as ``buffers`` says."""
     rank, partner = comm.Get_rank(), _partner(comm)
-    room = max(max(sizes), WINDOW)
     send, recv = _filled(room, np.uint8, 1, buffers), _filled(room, np.uint8, 2, buffers)
-    results = []
-    for nbytes in sizes:
-        timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
-        samples = np.empty(timed)
-        for i, offset in enumerate(_offsets(nbytes, warm + timed)):
-            a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
-            comm.Barrier()
-            start = perf_counter()
+
+    def prepare(offset: int, nbytes: int) -> tuple[Callable[[], None], Callable[[], None]]:
+        a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
+
+        def run() -> None:
             if partner != rank:
                 comm.Sendrecv(a, partner, 5, b, partner, 5)
-            if i >= warm:
-                samples[i - warm] = perf_counter() - start
-        results.append(comm.allreduce(float(np.median(samples)), op=MPI.MAX))
-    return results
+
+        return run, _nothing
+
+    return prepare
 
 
-def device_exchange_times(comm: Any, sizes: list[int], device: Any) -> list[float]:
-    """As :func:`exchange_times`, on device buffers through the device's transport, the stream synchronised
-    before the clock stops: a send and a receive with the partner per exchange."""
-    from mpi4py import MPI
-
+def _device_exchange(comm: Any, room: int, device: Any) -> Exchange:
+    """A send and a receive with the partner on device buffers through the device's transport, the stream
+    synchronised at the end (requests made and freed outside the clock)."""
     rank, partner = comm.Get_rank(), _partner(comm)
     spec, transport = device.transport, device.transport.make(comm)
-    room = max(max(sizes), WINDOW)
     send, recv = device.empty(room, np.uint8), device.empty(room, np.uint8)
     send.fill(1)
     recv.fill(2)
     spec.sync()
+
+    def prepare(offset: int, nbytes: int) -> tuple[Callable[[], None], Callable[[], None]]:
+        a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
+        requests = [] if partner == rank else [transport.recv_init(b, partner, 5), transport.send_init(a, partner, 5)]
+
+        def run() -> None:
+            transport.startall(requests)
+            transport.waitall(requests)
+            spec.sync()
+
+        def release() -> None:
+            for request in requests:
+                request.Free()
+
+        return run, release
+
+    return prepare
+
+
+def exchange_times(
+    comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None
+) -> list[float]:
+    """Median exchange time per size, the slowest rank's, the messages walking a 64 MiB window (the first two
+    untimed): cold data, as the chunks of a large vector. On a GPU ``device``, through its transport."""
+    from mpi4py import MPI
+
+    room = max(max(sizes), WINDOW)
+    gpu = device is not None and device.name == "gpu"
+    prepare = _device_exchange(comm, room, device) if gpu else _host_exchange(comm, room, buffers)
     results = []
     for nbytes in sizes:
         timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
         samples = np.empty(timed)
         for i, offset in enumerate(_offsets(nbytes, warm + timed)):
-            a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
-            requests = [] if partner == rank else [transport.recv_init(b, partner, 5), transport.send_init(a, partner, 5)]
+            run, release = prepare(offset, nbytes)
             comm.Barrier()
             start = perf_counter()
-            transport.startall(requests)
-            transport.waitall(requests)
-            spec.sync()
+            run()
             if i >= warm:
                 samples[i - warm] = perf_counter() - start
-            for request in requests:
-                request.Free()
+            release()
         results.append(comm.allreduce(float(np.median(samples)), op=MPI.MAX))
     return results
+
+
+def _nothing() -> None:
+    return None
 
 
 def staging_rates(device: Any, sizes: list[int]) -> dict[str, Any]:
@@ -238,10 +261,7 @@ def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED, 
     """Measure and fit, on buffers placed as ``buffers`` says (on ``device``'s GPU when it has one); the
     record stored in results (model, fit quality and the raw points)."""
     gpu = device is not None and device.name == "gpu"
-    if gpu:
-        exchange = device_exchange_times(comm, EXCHANGE_SIZES, device)
-    else:
-        exchange = exchange_times(comm, EXCHANGE_SIZES, buffers)
+    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device)
     segments = fit_segments(EXCHANGE_SIZES, exchange)
     gammas, reductions = {}, {}
     for dtype in dtypes:

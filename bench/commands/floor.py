@@ -24,14 +24,14 @@ import collectives
 from ..buffers import check_itemsize, host_empty, parse_align, transparent_huge_pages
 from ..environment import describe
 from ..errors import UsageError
-from ..floor import METHODS, Methods, compare, open_c_floor
+from ..floor import LOOPS, METHODS, Methods, compare, open_c_floor
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
 from ..mpienv import thread_level
 from ..options import add_buffer_options, add_mpi_options, add_output_options, positive_float, positive_int
 from ..outdir import utc_now
 from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
-from ..timing import DEFAULT_TIMING, TIMING_MODES
+from ..timing import DEFAULT_TIMING
 from .run import _claim_directory
 
 FLOOR_BUDGET = 0.05
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timing",
-        choices=TIMING_MODES,
+        choices=tuple(LOOPS),
         default=DEFAULT_TIMING,
         help=f"how the harness times, as collbench run --timing (default: {DEFAULT_TIMING})",
     )

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import pytest
 
-from collectives import OPS
+from collectives import ALL_OPS, OPS
 from collectives.blocks import block_bounds, chunk_bounds, chunks_for
 from collectives.trees import binomial_tree, double_binary_tree
 
@@ -29,7 +29,7 @@ DOUBLE_TREE_ROUNDS = {64: (50, 50), 4096: (20, 1)}
 
 
 @pytest.mark.parametrize("nbytes", KERNEL_SIZES.values(), ids=KERNEL_SIZES.keys())
-@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("op", sorted(ALL_OPS))
 def test_reduction_kernel(benchmark, measure, op, nbytes):
     count = nbytes // 4
     j = np.arange(count)
