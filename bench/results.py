@@ -69,6 +69,9 @@ COLUMNS: dict[str, str] = {
     "rank_max_s": "float",
     "predicted_s": "float",
     "model_error": "float",
+    "device": "str",
+    "transport": "str",
+    "ranks_per_gpu": "nint",
     "params": "json",
     "samples_s": "samples",
 }
@@ -81,6 +84,9 @@ STAT_COLUMN = {name: f"{key}_s" for name, (key, _) in STATISTICS.items()}
 # on buffers from np.empty.
 V1_DEFAULTS = {"stat": "median", "thread_level": "multiple", "align": "numpy", "huge_pages": "system"}
 V2_COLUMNS = ("stat", "thread_level", "align", "page_offset", "huge_pages", "rank_avg_s", "rank_min_s", "rank_max_s")
+# Columns the CSV of version 2 gained later (the rows of results.json always held them): where the buffers
+# were, how they moved, and how many ranks shared the GPU.
+DEVICE_COLUMNS = ("device", "transport", "ranks_per_gpu")
 
 
 class ResultsError(Exception):
@@ -331,8 +337,9 @@ def _load_csv(path: Path) -> pd.DataFrame:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            version_1 = [name for name in COLUMNS if name not in V2_COLUMNS]
-            if header not in (list(COLUMNS), version_1):
+            earlier = [name for name in COLUMNS if name not in DEVICE_COLUMNS]
+            version_1 = [name for name in earlier if name not in V2_COLUMNS]
+            if header not in (list(COLUMNS), earlier, version_1):
                 raise ResultsError(f"{path}: not a collbench results.csv (unexpected columns)")
             defaults = V1_DEFAULTS if header == version_1 else {}
             rows = []

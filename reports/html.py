@@ -155,7 +155,8 @@ class ReportBuilder:
                     ("ranks", esc(m.get("nranks", ""))),
                     ("nodes × ranks per node", f"{esc(m.get('nodes', ''))} × {esc(m.get('ranks_per_node', ''))}"),
                     ("hosts", ", ".join(f"{esc(h)} ({n} rank{'s' if n != 1 else ''})" for h, n in counts.items())),
-                    ("device", esc(_compact(m.get("device")))),
+                    ("device", esc(_compact({k: v for k, v in (m.get("device") or {}).items() if k != "ranks"}))),
+                    *([("GPUs", esc(_gpus(m["device"])))] if isinstance(m.get("device"), dict) and m["device"].get("ranks") else []),
                     ("MPI thread level", esc(_thread_level(mpi))),
                     ("buffers", esc(_buffers(m.get("config") or {}))),
                     ("collbench", esc(m.get("collbench_version", ""))),
@@ -647,6 +648,23 @@ def _thread_level(mpi: Any) -> str:
     return f"{level.get('provided', '?')} ({level.get('reason', '')})"
 
 
+def _gpus(device: dict) -> str:
+    """Each GPU of the run once: its name, UUID and bus id, the ranks on it (flagged when they share it)."""
+    seen: dict[tuple[str, str], list[int]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for rank, gpu in enumerate(device.get("ranks") or []):
+        key = (str(gpu.get("host", "")), str(gpu.get("gpu_uuid") or gpu.get("pci_bus_id") or gpu.get("gpu_index")))
+        seen.setdefault(key, []).append(rank)
+        names[key] = f"{gpu.get('gpu_name', '?')} {gpu.get('gpu_uuid', '')} ({gpu.get('pci_bus_id', '')})"
+    parts = []
+    for key, ranks in seen.items():
+        shared = f", SHARED by {len(ranks)} ranks" if len(ranks) > 1 else ""
+        parts.append(f"{key[0]}: {names[key]}: rank(s) {','.join(map(str, ranks))}{shared}")
+    first = (device.get("ranks") or [{}])[0]
+    versions = f"driver CUDA {first.get('driver_cuda', '?')}, runtime {first.get('cuda_runtime', '?')}, NCCL {first.get('nccl') or 'none'}"
+    return "; ".join(parts) + f" [{versions}]"
+
+
 def _buffers(config: dict) -> str:
     if not isinstance(config, dict) or "align" not in config:
         return "not recorded (NumPy's own placement)"
@@ -680,6 +698,8 @@ TABLE_COLUMNS = [
     ("stat", "statistic", "str"),
     ("thread_level", "threads", "str"),
     ("align", "align", "str"),
+    ("transport", "transport", "str"),
+    ("ranks_per_gpu", "ranks/GPU", "int"),
     ("iters", "iters", "int"),
     ("nwrong", "#wrong", "int"),
     ("time_us", "time (µs)", "num"),

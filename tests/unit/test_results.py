@@ -120,10 +120,27 @@ def test_version_1_files_still_load(run_dir, tmp_path):
     assert (df["align"] == "numpy").all() and df["rank_avg_s"].isna().all()
 
     lines = (run_dir / "results.csv").read_text().splitlines()
-    keep = [i for i, name in enumerate(lines[0].split(",")) if name not in results.V2_COLUMNS]
+    later = results.V2_COLUMNS + results.DEVICE_COLUMNS
+    keep = [i for i, name in enumerate(lines[0].split(",")) if name not in later]
     with open(old / "results.csv", "w", newline="") as handle:
         csv.writer(handle).writerows([[row[i] for i in keep] for row in csv.reader(lines)])
     pd.testing.assert_frame_equal(load(old / "results.csv"), df)
+
+
+def test_csv_without_the_device_columns_still_loads(tmp_path):
+    """A version 2 CSV written before it held device, transport and ranks per GPU."""
+    row = {**_row("ring", 8, "out", [1e-6]), "device": "gpu", "transport": "nccl-p2p", "ranks_per_gpu": 2}
+    writer = ResultsWriter(tmp_path / "run", {"label": "x", "start_time": "t"})
+    writer.add_row(row)
+    writer.close({"complete": True})
+    df = load(tmp_path / "run" / "results.csv")
+    assert (df["device"][0], df["transport"][0], df["ranks_per_gpu"][0]) == ("gpu", "nccl-p2p", 2)
+    lines = (tmp_path / "run" / "results.csv").read_text().splitlines()
+    keep = [i for i, name in enumerate(lines[0].split(",")) if name not in results.DEVICE_COLUMNS]
+    with open(tmp_path / "early.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([[line[i] for i in keep] for line in csv.reader(lines)])
+    early = load(tmp_path / "early.csv")
+    assert early["transport"][0] == "" and early["ranks_per_gpu"].isna().all() and early["time_s"][0] == df["time_s"][0]
 
 
 def test_rows_carry_how_they_were_measured(tmp_path):
