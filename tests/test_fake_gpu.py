@@ -137,3 +137,13 @@ def test_calibration_on_the_gpu_measures_the_gpu_path(tmp_path, flags, transport
     assert (record["device"], record["transport"]) == ("gpu", transport)
     assert ("staging" in record) == (transport == "staged") and not record["model"].get("cache")
     assert f"on the GPU over {transport}" in done.stdout
+
+
+def test_a_batch_that_never_completes_ends_the_job(tmp_path):
+    """Every timed call sleeps 2 s (tests/plugins/collbench_slow.py): the batch outlasts --timeout, and the
+    watchdog ends the job naming the loop (not the correctness pass before it)."""
+    env = fake_env(FAKE_GPU_COUNT="2", COLLBENCH_PLUGINS="collbench_slow", COLLBENCH_TEST_SLOW="ring:2")
+    args = ["run", "--device", "gpu", "--algo", "ring", "-b", "8", "-e", "8", "-n", "5", "-w", "0", "--timeout", "3"]
+    done = run_collbench(2, *args, "--out", str(tmp_path / "slow"), env=env, timeout=120)
+    assert done.returncode != 0 and "watchdog" in done.stderr, done.stdout + done.stderr
+    assert "ring at 8 B" in done.stderr and "(check)" not in done.stderr, done.stderr
