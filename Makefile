@@ -45,9 +45,7 @@ gpu-wheels: $(STAMP)
 gpu-check:
 	@ls $(GPU_WHEELS)/*.whl >/dev/null 2>&1 || { echo "make gpu-check: no wheels in $(GPU_WHEELS); run 'make gpu-wheels' where pip reaches PyPI and bring the folder" >&2; exit 2; }
 	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --ignore-installed --prefix $(GPU_SITE) $(GPU_WHEELS)/*.whl
-	PATH=$(GPU_SITE)/bin:$$PATH LD_LIBRARY_PATH=$(GPU_SITE)/lib:$$LD_LIBRARY_PATH \
-		PYTHONPATH=$(CURDIR):$$(echo $(GPU_SITE)/lib/python3*/site-packages):$$PYTHONPATH \
-		$(GPU_PYTHON) -m bench.gpucheck --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
+	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(GPU_PYTHON) -m bench.gpucheck --site $(GPU_SITE) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) results

@@ -1,7 +1,7 @@
 """Measuring α, β and γ on the machine at hand, inside a run or alone.
 
-- α, β: every rank exchanges with a partner (rank XOR 1; the last of an odd count pairs with
-  rank 0 in a second round) using ``Sendrecv``, both directions at once, as the ring and
+- α, β: every rank exchanges with a partner (rank XOR 1; the last of an odd count sits out)
+  using ``Sendrecv``, both directions at once, as the ring and
   halving-doubling use a link; the time of an exchange is the slowest rank's median. Messages
   walk a 64 MiB window, so large ones arrive cold from memory as chunks of a large vector do.
 - γ per dtype: ``ufunc(a, b, out=c)``, the kernel the algorithms reduce with, walking the same window.
@@ -47,9 +47,9 @@ def _filled(count: int, dtype: Any, value: int, buffers: BufferSpec, xp: Any = n
 
 
 def _partner(comm: Any) -> int:
-    """Rank XOR 1; the last of an odd count pairs with rank 0; a lone rank with itself."""
+    """Rank XOR 1; the last of an odd count has none and sits the exchanges out (itself)."""
     rank, p = comm.Get_rank(), comm.Get_size()
-    return rank ^ 1 if (rank ^ 1) < p else (0 if p > 1 else rank)
+    return rank ^ 1 if (rank ^ 1) < p else rank
 
 
 def _repeat(nbytes: int, budget: float = 0.05, most: int = 200) -> int:

@@ -119,6 +119,13 @@ class CpuDevice:
         """The call the clock measures (on the CPU, the call itself)."""
         return call
 
+    def loop_call(self, call: Callable[[], Any], mode: str) -> Callable[[], Any]:
+        """What the timed loop of ``mode`` calls."""
+        return call
+
+    def join(self, comm: Any) -> None:
+        """Nothing to agree on between CPU ranks."""
+
     def ranks_per_gpu(self, comm: Any) -> int:
         return 0
 
@@ -145,7 +152,9 @@ class GpuDevice:
 
     name = "gpu"
 
-    def __init__(self, comm: Any, cuda_aware: str = "auto", transport: str = "mpi"):
+    def __init__(self, local_rank: int, cuda_aware: str = "auto", transport: str = "mpi"):
+        """Open this rank's GPU (``local_rank`` mod visible GPUs): local work only, no MPI, so that a rank
+        failing here cannot leave the others in a collective. :meth:`join` does the collective part."""
         if transport not in GPU_TRANSPORTS:
             raise UsageError(f"unknown --transport {transport!r}; expected one of {', '.join(GPU_TRANSPORTS)}")
         try:
@@ -159,7 +168,7 @@ class GpuDevice:
             raise UsageError(
                 f"--device gpu: CUDA reports no usable GPU ({exc}); run on a GPU node or use --device cpu"
             ) from None
-        self.index = pick_gpu(local_rank(comm), visible)
+        self.index = pick_gpu(local_rank, visible)
         cupy.cuda.Device(self.index).use()
         self.cupy = cupy
         self.xp = cupy
@@ -182,8 +191,14 @@ class GpuDevice:
             mpi_kind=self.mpi_kind,
         )
         self.properties = cupy.cuda.runtime.getDeviceProperties(self.index)
+        self.sharing = 1
+        self.nccl_settings: dict[str, str] = {}
+
+    def join(self, comm: Any) -> None:
+        """Collective: how many ranks share each GPU, and what NCCL is told when they do (before any NCCL comm)."""
         self.sharing = self.ranks_per_gpu(comm)
-        self.nccl_settings = share_gpu_settings(self.sharing) if self.sharing > 1 else {}
+        if self.sharing > 1:
+            self.nccl_settings = share_gpu_settings(self.sharing)
 
     @property
     def transport_kind(self) -> str:
@@ -214,6 +229,11 @@ class GpuDevice:
 
         return run
 
+    def loop_call(self, call: Callable[[], Any], mode: str) -> Callable[[], Any]:
+        """What the timed loop of ``mode`` calls: the bare launch in a batch (one synchronisation at its
+        end), else the call and a synchronisation of the stream."""
+        return call if mode == "batch" else self.timed(call)
+
     def batch(self, call: Callable[[], Any], iters: int) -> list[float]:
         """``iters`` calls launched back to back with one synchronisation at the end (nccl-tests' way).
 
@@ -235,7 +255,10 @@ class GpuDevice:
         from mpi4py import MPI
 
         uuid = _uuid_text(self.properties.get("uuid"))  # CuPy may cut it at a zero byte: then the bus id
-        return MPI.Get_processor_name(), uuid or _pci_bus_id(self.cupy.cuda.runtime, self.index, self.properties)
+        return MPI.Get_processor_name(), uuid or self.pci_bus_id()
+
+    def pci_bus_id(self) -> str:
+        return _pci_bus_id(self.cupy.cuda.runtime, self.index, self.properties)
 
     def ranks_per_gpu(self, comm: Any) -> int:
         """The largest number of ranks of ``comm`` that share one GPU (1: every rank has its own)."""
@@ -246,13 +269,12 @@ class GpuDevice:
         """This rank's GPU and software: what a result needs to be traced back to the hardware."""
         runtime = self.cupy.cuda.runtime
         name = self.properties.get("name", b"")
-        host, uuid = self.identity()
         record: dict[str, Any] = {
-            "host": host,
+            "host": self.identity()[0],
             "gpu_index": self.index,
             "gpu_name": name.decode() if isinstance(name, bytes) else str(name),
-            "gpu_uuid": uuid,
-            "pci_bus_id": _pci_bus_id(runtime, self.index, self.properties),
+            "gpu_uuid": _uuid_text(self.properties.get("uuid")),  # empty where CuPy returned it cut short
+            "pci_bus_id": self.pci_bus_id(),
             "driver_cuda": _version_text(runtime.driverGetVersion()),
             "cuda_runtime": _version_text(runtime.runtimeGetVersion()),
             "cupy": self.cupy.__version__,
@@ -298,10 +320,11 @@ def _pci_bus_id(runtime: Any, index: int, properties: dict[str, Any]) -> str:
         return f"{properties.get('pciDomainID', 0):04x}:{properties.get('pciBusID', 0):02x}:{properties.get('pciDeviceID', 0):02x}.0"
 
 
-def open_device(kind: str, comm: Any, cuda_aware: str = "auto", transport: str = "mpi") -> CpuDevice | GpuDevice:
-    """The device ``--device`` names; UsageError (exit 2) when it cannot be used here."""
+def open_device(kind: str, local: int = 0, cuda_aware: str = "auto", transport: str = "mpi") -> CpuDevice | GpuDevice:
+    """The device ``--device`` names, for the rank ``local`` on its node (local work only: call it inside
+    :func:`bench.mpienv.agree`, then :meth:`join`); UsageError (exit 2) when it cannot be used here."""
     if kind == "cpu":
         return CpuDevice()
     if kind == "gpu":
-        return GpuDevice(comm, cuda_aware, transport)
+        return GpuDevice(local, cuda_aware, transport)
     raise UsageError(f"unknown device {kind!r}; expected one of {', '.join(DEVICES)}")

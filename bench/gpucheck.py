@@ -42,9 +42,60 @@ class Step:
     sweep: bool = False
 
 
-def _mpiexec() -> str | None:
+def _mpiexec(site: Site | None = None) -> str | None:
+    """The installed site's mpiexec, else the one beside this Python, else the first on PATH."""
+    if site is not None:
+        return str(site.mpiexec)
     local = Path(sys.executable).parent / "mpiexec"
     return str(local) if local.exists() else shutil.which("mpiexec")
+
+
+@dataclass
+class Site:
+    """What ``pip install --prefix DIR`` put where: the layout depends on the Python (Debian's adds local/)."""
+
+    mpiexec: Path
+    libraries: Path
+    packages: Path
+
+    def env(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with this site first on PATH, LD_LIBRARY_PATH and PYTHONPATH (and this checkout after it)."""
+
+        def first(name: str, *paths: Path | str) -> str:
+            return os.pathsep.join([*map(str, paths), *filter(None, [env.get(name, "")])])
+
+        root = Path(__file__).resolve().parents[1]
+        return {
+            **env,
+            "PATH": first("PATH", self.mpiexec.parent),
+            "LD_LIBRARY_PATH": first("LD_LIBRARY_PATH", self.libraries),
+            "PYTHONPATH": first("PYTHONPATH", self.packages, root),
+        }
+
+
+def find_site(prefix: Path) -> Site:
+    """The mpiexec, libmpi and mpi4py that were installed under ``prefix``; SystemExit naming what is missing."""
+
+    def one(pattern: str, what: str) -> Path:
+        found = sorted(prefix.glob(pattern))
+        if not found:
+            raise SystemExit(f"gpu-check: no {what} under {prefix} ({pattern}); run make gpu-check, which installs it")
+        return found[0]
+
+    mpiexec = one("**/bin/mpiexec", "mpiexec")
+    libmpi = one("**/libmpi.so.12", "libmpi.so.12 (the mpich wheel)")
+    mpi4py = one("**/*-packages/mpi4py/__init__.py", "mpi4py")
+    return Site(mpiexec, libmpi.parent, mpi4py.parent.parent)
+
+
+def check_site(site: Site, env: dict[str, str]) -> str | None:
+    """Why the site's mpi4py is not the one a step would import, or None when it is."""
+    code = "import mpi4py; print(mpi4py.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    used = done.stdout.strip()
+    if done.returncode != 0 or not used.startswith(str(site.packages)):
+        return f"the steps would import mpi4py from {used or done.stderr.strip()[-200:]}, not from {site.packages}"
+    return None
 
 
 def cuda_aware(env: dict[str, str]) -> tuple[bool, str]:
@@ -89,16 +140,22 @@ def run_step(step: Step, out: Path, mpiexec: str | None, env: dict[str, str], ti
     if mpiexec is None:
         return False, f"not run: no mpiexec for {step.ranks} rank(s) (install the mpich wheel: make gpu-wheels)"
     command = [mpiexec, "-n", str(step.ranks), *command]
+    log = out.parent / f"{step.name}.log"
     try:
         done = subprocess.run(command, capture_output=True, text=True, env={**env, **step.env}, timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
+        log.write_text(_text(exc.stdout) + _text(exc.stderr))
         return False, f"timed out after {timeout:g} s"
-    (out.parent / f"{step.name}.log").write_text(done.stdout + done.stderr)
+    log.write_text(done.stdout + done.stderr)
     tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
     if done.returncode != 0:
         how = f"killed by signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
         return False, f"{how}: {tail}"
     return True, "exit 0"
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else (output or "")
 
 
 def summarize_step(path: Path) -> tuple[int, int, list[str]]:
@@ -139,19 +196,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--largest", default="256M", help="the sweep's largest size (default: 256M)")
     parser.add_argument("--step-timeout", type=float, default=300, help="seconds one step may take (default: 300)")
     parser.add_argument("--time-budget", help="collbench run's --time-budget for every step (default: its own)")
+    parser.add_argument("--site", help="the pip --prefix holding mpi4py, mpich and plotly (make gpu-check's)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ranks = [int(r) for r in args.ranks.split(",")]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.setdefault("NCCL_MULTI_RANK_GPU_ENABLE", "1")  # ranks beyond the GPUs share them
+    site = find_site(Path(args.site)) if args.site else None
+    if site is not None:
+        env = site.env(env)
+        wrong = check_site(site, env)
+        if wrong:
+            print(f"# gpu-check: FAILED: {wrong}")
+            return 1
     direct, how = cuda_aware(env)
     print(f"# gpu-check: results under {out}; device-direct {'runs' if direct else 'not run'} ({how})")
     failed, sweeps, summary = False, [], []
     for step in plan(ranks, parse_size(args.largest, "--largest"), direct):
         if args.time_budget:
             step.args += ["--time-budget", args.time_budget]
-        ok, said = run_step(step, out / step.name, _mpiexec(), env, args.step_timeout)
+        ok, said = run_step(step, out / step.name, _mpiexec(site), env, args.step_timeout)
         rows, wrong, skips = summarize_step(out / step.name) if (out / step.name / "results.jsonl").exists() else (0, 0, [])
         failed |= not ok or wrong > 0 or bool(skips) or rows == 0
         summary.append(f"| {step.name} | {step.ranks} | {rows} | {wrong} | {len(skips)} | {said} |")

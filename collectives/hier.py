@@ -69,6 +69,7 @@ class Hierarchical(Scheduled):
         self.node_comm = self.sub_comm(node_index, self.rank)
         self.local_rank = self.node_comm.Get_rank()
         self.cross_comm = self.sub_comm(self.local_rank, node_index)
+        self.node_transport = self.transport_spec.make(self.node_comm) if self.local_size > 1 else None
         blocks = block_bounds(self.count, self.local_size)
         self.blocks = blocks
         start, stop = blocks[(self.local_rank + 1) % self.local_size]
@@ -83,6 +84,7 @@ class Hierarchical(Scheduled):
             "nodes": self.nodes,
             "ranks_per_node": self.local_size,
             "chunk": int(self.settings["chunk"]),
+            **self.pipelining(),
         }
 
     @classmethod
@@ -104,7 +106,7 @@ class Hierarchical(Scheduled):
             largest = max(b - a for a, b in self.blocks)
             scratch = self.scratch(2 * largest)
             nchunks = chunks_for(largest, self.chunk_elements())
-            transport = self.transport_spec.make(self.node_comm)
+            transport = self.node_transport
             left, right = (local - 1) % size, (local + 1) % size
             rs = ring_steps(
                 self,

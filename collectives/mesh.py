@@ -56,10 +56,13 @@ class Mesh(Scheduled):
         self.x, self.y = x, y
         self.row_comm = self.sub_comm(self.rank // x, self.rank % x)
         self.col_comm = self.sub_comm(self.rank % x, self.rank // x)
+        # built here, not per binding: a transport that cannot be made (NCCL) is a skip, never a crash mid-run
+        self.row_transport = self.transport_spec.make(self.row_comm) if x > 1 else None
+        self.col_transport = self.transport_spec.make(self.col_comm) if y > 1 else None
         self.chunk_elements()
 
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"mesh": f"{self.x}x{self.y}", "chunk": int(self.settings["chunk"])}
+        params: dict[str, Any] = {"mesh": f"{self.x}x{self.y}", "chunk": int(self.settings["chunk"]), **self.pipelining()}
         if self.x == 1 and self.size > 1 and not self.settings["mesh"]:
             params["degenerate"] = f"p={self.size} is prime: a 1x{self.size} mesh is a plain ring"
         return params
@@ -79,7 +82,7 @@ class Mesh(Scheduled):
         chains = []
         own = sendbuf
         start, stop = 0, n
-        row_transport = self.transport_spec.make(self.row_comm) if x > 1 else None
+        row_transport, col_transport = self.row_transport, self.col_transport
         if x > 1:
             row_blocks = block_bounds(n, x)
             largest = max(b - a for a, b in row_blocks)
@@ -104,7 +107,6 @@ class Mesh(Scheduled):
             own = recvbuf
             start, stop = row_blocks[(col + 1) % x]
         if y > 1:
-            col_transport = self.transport_spec.make(self.col_comm)
             col_blocks = block_bounds(stop - start, y)
             largest = max(b - a for a, b in col_blocks)
             col_scratch = self.scratch(2 * largest)

@@ -102,9 +102,11 @@ def communicator(comm: Any) -> Any:
     cached = _COMMS.get(key)
     if cached is not None:
         return cached
-    reason = unavailable_reason()  # the same answer on every rank of a node, but ask them all
+    reasons = [r for r in comm.allgather(unavailable_reason()) if r]  # any rank without NCCL stops them all
+    if reasons:
+        raise Unavailable(reasons[0])
     verdict = None
-    if reason is None and comm.Get_rank() == 0:
+    if comm.Get_rank() == 0:
         try:
             from cupy.cuda import nccl
 
@@ -112,8 +114,8 @@ def communicator(comm: Any) -> Any:
         except Exception as exc:  # noqa: BLE001  (every failure must reach the other ranks)
             verdict = ("error", f"NCCL could not make a unique id: {exc}")
     verdict = comm.bcast(verdict, root=0)
-    made, error = None, reason
-    if error is None and verdict[0] == "error":
+    made, error = None, None
+    if verdict[0] == "error":
         error = verdict[1]
     if error is None:
         try:
@@ -121,8 +123,9 @@ def communicator(comm: Any) -> Any:
 
             made = nccl.NcclCommunicator(comm.Get_size(), verdict[1], comm.Get_rank())
         except Exception as exc:  # noqa: BLE001
-            status = getattr(exc, "status", None)
-            error = duplicate_gpu_reason(version()) if status == NCCL_INVALID_USAGE else f"NCCL failed: {exc}"
+            error = f"NCCL failed: {exc}"
+            if getattr(exc, "status", None) == NCCL_INVALID_USAGE:  # most often ranks sharing a GPU
+                error = f"NCCL refused the communicator as invalid usage ({exc}); if ranks share a GPU: {duplicate_gpu_reason(version())}"
     errors = [e for e in comm.allgather(error) if e]
     if errors:
         if made is not None:

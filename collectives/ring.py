@@ -120,7 +120,7 @@ class Ring(Scheduled):
         return execute
 
     def params(self) -> dict[str, Any]:
-        return {"chunk": int(self.settings["chunk"])}
+        return {"chunk": int(self.settings["chunk"]), **self.pipelining()}
 
     @classmethod
     def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:

@@ -25,6 +25,8 @@ class Scheduled(Allreduce):
         # A private duplicate: the algorithm's messages can never match anyone else's.
         self.comm = comm.Dup()
         self.transport = self.transport_spec.make(self.comm)
+        # over nccl-p2p the steps of a chain run one group at a time: recorded, since the schedule is not pipelined
+        self.deferred: bool = getattr(self.transport, "deferred", False)
         self.reduce = self.op.ufunc(self.xp)
         self._requests: list[Any] = []
         self._comms: list[Any] = [self.comm]
@@ -50,6 +52,10 @@ class Scheduled(Allreduce):
         sub = self.comm.Split(color, key)
         self._comms.append(sub)
         return sub
+
+    def pipelining(self) -> dict[str, Any]:
+        """What a chained algorithm's parameters say about pipelining: nothing, or that the transport ran it step by step."""
+        return {"pipelined": False} if self.deferred else {}
 
     def chunk_elements(self) -> int:
         """The ``chunk`` option (bytes) in elements, at least 1."""

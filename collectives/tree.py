@@ -70,7 +70,9 @@ class TreeAllreduce(Scheduled):
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"variant": self.variant}
         if self.variant != "binomial":
-            params["chunk"] = int(self.settings["chunk"])
+            params.update(chunk=int(self.settings["chunk"]), **self.pipelining())
+        if self.variant == "double" and self.deferred:
+            params["trees"] = "one after the other"
         return params
 
     @classmethod

@@ -254,3 +254,9 @@ def test_calibrate_model_and_tune(tmp_path):
         [sys.executable, "-m", "bench", "model", str(tmp_path / "nothing")], capture_output=True, text=True, cwd=ROOT
     )
     assert empty.returncode == 2 and "no such file" in empty.stderr
+
+
+def test_calibration_at_an_odd_rank_count(tmp_path):
+    """The last of three ranks has no partner: it sits the exchanges out instead of waiting for rank 0."""
+    done = run_collbench(3, "calibrate", "--out", str(tmp_path / "odd"), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

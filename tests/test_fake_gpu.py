@@ -26,8 +26,6 @@ def fake_env(**extra: str) -> dict[str, str]:
     return env
 
 
-
-
 @pytest.mark.parametrize("flags", [["--transport", "nccl-p2p"], ["--cuda-aware", "no"], ["--cuda-aware", "yes"]])
 def test_every_algorithm_through_the_cli(tmp_path, flags):
     """Per-thread default stream (synchronising Stream.null would leave the work queued), an inherited
@@ -48,7 +46,9 @@ def test_every_algorithm_through_the_cli(tmp_path, flags):
     document = read_document(out)
     ranks = document["device"]["ranks"]
     assert sorted(r["gpu_index"] for r in ranks) == [0, 1], "each rank picks the GPU of its place on the node"
-    assert all(r["gpu_uuid"].startswith("GPU-") and r["pci_bus_id"] and r["nccl"] == "2.30.4" for r in ranks)
+    assert all(r["pci_bus_id"] and r["nccl"] == "2.30.4" for r in ranks) and len({r["pci_bus_id"] for r in ranks}) == 2
+    # the fake's GPU 0, like some real ones, has a zero byte in its UUID, which CuPy cuts short: left empty
+    assert sorted(bool(r["gpu_uuid"].startswith("GPU-")) for r in ranks) == [False, True]
     assert document["device"]["stream"] == "per-thread default"
     transports = {r["algo"]: r["transport"] for r in document["rows"]}
     kind = "nccl-p2p" if "nccl-p2p" in flags else ("staged" if "no" in flags else "device-direct")
@@ -101,7 +101,11 @@ def test_gpu_check_passes_on_a_working_device_and_writes_its_table(tmp_path):
     done = gpu_check(out, "--largest", "16K", "--ranks", "1,2", env=fake_env(FAKE_GPU_COUNT="1"))
     assert done.returncode == 0, done.stdout + done.stderr
     table = (out / "table.md").read_text()
-    for needed in ("| 2 | shared by 2 | ring | nccl-p2p |", "| 1 | own | nccl | nccl |", "| 2 | shared by 2 | rhd | staged |"):
+    for needed in (
+        "| 2 | shared by 2 | ring | nccl-p2p |",
+        "| 1 | own | nccl | nccl |",
+        "| 2 | shared by 2 | rhd | staged |",
+    ):
         assert needed in table, table
     assert "hier-nodes-nccl-p2p-p2" in table and (out / "report.html").stat().st_size > 10_000
 
@@ -127,11 +131,15 @@ def test_gpu_check_counts_crashes_and_timeouts_as_failures(tmp_path, script, sai
     assert not ok and "no mpiexec" in text
 
 
-@pytest.mark.parametrize("flags, transport", [(["--cuda-aware", "no"], "staged"), (["--transport", "nccl-p2p"], "nccl-p2p")])
+@pytest.mark.parametrize(
+    "flags, transport", [(["--cuda-aware", "no"], "staged"), (["--transport", "nccl-p2p"], "nccl-p2p")]
+)
 def test_calibration_on_the_gpu_measures_the_gpu_path(tmp_path, flags, transport):
     out = tmp_path / "calibrated"
     args = ["run", "--device", "gpu", *flags, "--calibrate", "--algo", "ring", "-b", "1M", "-e", "1M"]
-    done = run_collbench(2, *args, "--time-budget", "0.02", "--out", str(out), env=fake_env(FAKE_GPU_COUNT="2"), timeout=300)
+    done = run_collbench(
+        2, *args, "--time-budget", "0.02", "--out", str(out), env=fake_env(FAKE_GPU_COUNT="2"), timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     record = read_document(out)["calibrations"][0]
     assert (record["device"], record["transport"]) == ("gpu", transport)
@@ -147,3 +155,28 @@ def test_a_batch_that_never_completes_ends_the_job(tmp_path):
     done = run_collbench(2, *args, "--out", str(tmp_path / "slow"), env=env, timeout=120)
     assert done.returncode != 0 and "watchdog" in done.stderr, done.stdout + done.stderr
     assert "ring at 8 B" in done.stderr and "(check)" not in done.stderr, done.stderr
+
+
+def test_gpu_check_finds_what_pip_installed_under_any_layout(tmp_path):
+    """Debian's Python puts pip --prefix installs under local/ and dist-packages; others do not."""
+    from bench.gpucheck import find_site
+
+    for prefix, packages in (
+        (tmp_path / "debian", "local/lib/python3.12/dist-packages"),
+        (tmp_path / "plain", "lib/python3.12/site-packages"),
+    ):
+        bin_dir = "local/bin" if "local" in packages else "bin"
+        lib_dir = "local/lib" if "local" in packages else "lib"
+        for path in (f"{bin_dir}/mpiexec", f"{lib_dir}/libmpi.so.12", f"{packages}/mpi4py/__init__.py"):
+            (prefix / path).parent.mkdir(parents=True, exist_ok=True)
+            (prefix / path).write_text("")
+        site = find_site(prefix)
+        assert (site.mpiexec, site.libraries, site.packages) == (
+            prefix / bin_dir / "mpiexec",
+            prefix / lib_dir,
+            prefix / packages,
+        )
+        env = site.env({"PATH": "/usr/bin"})
+        assert env["PATH"].startswith(str(prefix / bin_dir)) and env["LD_LIBRARY_PATH"] == str(prefix / lib_dir)
+    with pytest.raises(SystemExit, match="no mpiexec"):
+        find_site(tmp_path / "empty")

@@ -17,7 +17,7 @@ from collectives.costmodel import CostModel
 from ..buffers import check_itemsize, parse_align, transparent_huge_pages
 from ..calibrate import calibrate, describe_calibration
 from ..console import Console
-from ..device import CUDA_AWARE_MODES, DEVICES, GPU_TRANSPORTS, open_device
+from ..device import CUDA_AWARE_MODES, DEVICES, GPU_TRANSPORTS, local_rank, open_device
 from ..environment import describe
 from ..errors import UsageError
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
@@ -312,7 +312,9 @@ def main(args: argparse.Namespace) -> int:
     threads = thread_level()
     config.thread_level = threads["provided"]
     sizes, orders, per_node = _topology_plan(args, config, comm)
-    device = agree(comm, lambda: open_device(args.device, comm, args.cuda_aware, args.transport))
+    local = local_rank(comm) if args.device == "gpu" else 0
+    device = agree(comm, lambda: open_device(args.device, local, args.cuda_aware, args.transport))
+    device.join(comm)
     itemsizes = [collectives.DTYPES[d].itemsize for d in config.dtypes]
     # each further --align placement holds its own send and receive buffers
     need = bytes_per_rank(max(config.sizes), itemsizes) + 2 * max(config.sizes) * (len(config.buffers) - 1)
@@ -325,7 +327,6 @@ def main(args: argparse.Namespace) -> int:
     meta["device"] = device.describe()
     if device.name == "gpu":
         meta["device"]["ranks"] = comm.allgather(device.provenance())
-        meta["device"]["ranks_per_gpu"] = device.ranks_per_gpu(comm)
     meta["mpi"]["thread_level"] = threads
     console = Console(sys.stdout if root else None)
     header = {

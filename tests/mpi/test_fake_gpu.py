@@ -112,6 +112,7 @@ def test_one_nccl_communicator_per_set_of_ranks(comm):
     second = collectives.create("nccl", comm, 99, "int32", "max", xp=cupy, transport=_spec("staged"))
     ring = collectives.create("ring", comm, 10, "float32", "sum", xp=cupy, transport=_spec("nccl-p2p"))
     shared = first._nccl is second._nccl and ring.transport.nccl is first._nccl
+    shared &= ring.params().get("pipelined") is False  # over nccl-p2p the chain runs step by step, and says so
     half = comm.Split(comm.Get_rank() % 2, comm.Get_rank())
     alone = collectives.create("nccl", half, 10, "float32", "sum", xp=cupy, transport=_spec("staged"))
     separate = comm.Get_size() == 1 or alone._nccl is not first._nccl
@@ -134,3 +135,20 @@ def test_a_failure_on_some_ranks_reaches_all_of_them(comm, monkeypatch):
     monkeypatch.setattr(nccl, "NcclCommunicator", broken)
     with pytest.raises(collectives.Unavailable, match="NCCL failed"):
         ncclcomm.communicator(comm)
+
+
+def test_a_batch_synchronises_once(comm):
+    """--timing batch: the calls are launched back to back and the stream synchronised once at the end."""
+    from bench.device import open_device
+    from bench.timing import time_calls
+
+    device = open_device("gpu", comm.Get_rank() % 8)
+    device.join(comm)
+    alg = collectives.create("nccl", comm, 1000, "float32", "sum", xp=cupy, transport=device.transport)
+    send, recv = cupy.zeros(1000, "float32"), cupy.zeros(1000, "float32")
+    call = device.loop_call(alg.bound(send, recv), "batch")
+    before = device.stream.syncs
+    samples = time_calls(call, 50, "batch", comm, batch=device.batch)
+    syncs = device.stream.syncs - before
+    alg.close()
+    assert_all(comm, syncs == 1 and len(samples) == 50, f"{syncs} synchronisations for a batch of 50")

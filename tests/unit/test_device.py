@@ -86,10 +86,10 @@ def test_the_embedded_mpich_is_not_cuda_aware():
 def test_gpu_without_cupy_is_a_usage_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
     with pytest.raises(UsageError, match="needs CuPy"):
-        open_device("gpu", comm=None)
+        open_device("gpu", 0)
     with pytest.raises(UsageError, match="unknown device"):
-        open_device("tpu", comm=None)
-    assert isinstance(open_device("cpu", comm=None), CpuDevice)
+        open_device("tpu", 0)
+    assert isinstance(open_device("cpu", 0), CpuDevice)
 
 
 def test_nccl_maps_every_dtype_and_op():

@@ -94,12 +94,15 @@ class ndarray:  # noqa: N801  (CuPy's name)
 
     def set(self, arr: np.ndarray, stream: Any = None) -> None:
         """Host to device, asynchronous: the host array is read when the copy runs."""
+        _same(self._a, arr, "set")
         target, source = self._a, arr
         _launch(lambda: np.copyto(target, source.reshape(target.shape)), stream)
 
     def get(self, stream: Any = None, order: str = "C", out: np.ndarray | None = None, blocking: bool = True) -> Any:
         """Device to host; with ``blocking`` (the default) the stream is synchronised first."""
         stream = stream or cuda.get_current_stream()
+        if out is not None:
+            _same(self._a, out, "get(out=)")
         host = np.empty(self._a.shape, self._a.dtype) if out is None else out
         if blocking:
             stream.synchronize()
@@ -116,6 +119,16 @@ class ndarray:  # noqa: N801  (CuPy's name)
 
     def __repr__(self) -> str:
         return f"fake cupy.ndarray(shape={self.shape}, dtype={self.dtype})"
+
+
+def _same(device: np.ndarray, host: Any, what: str) -> None:
+    """CuPy's checks: a NumPy array of the same size and dtype."""
+    if not isinstance(host, np.ndarray):
+        raise TypeError(f"{what}: only numpy.ndarray is supported, got {type(host)}")
+    if host.size != device.size:
+        raise ValueError(f"{what}: shape mismatch {host.shape} and {device.shape}")
+    if host.dtype != device.dtype:
+        raise TypeError(f"{what}: {host.dtype} array cannot be set to {device.dtype} array")
 
 
 def _launch(work: Callable[[], Any], stream: Any = None) -> None:
@@ -168,6 +181,8 @@ def _ufunc(name: str) -> Callable[..., ndarray]:
     kernel = getattr(np, name)
 
     def launch(a: Any, b: Any, out: ndarray | None = None) -> ndarray:
+        if any(isinstance(x, np.ndarray) for x in (a, b, out)):  # CuPy refuses host arrays in a kernel
+            raise TypeError(f"Unsupported type {np.ndarray}")
         if out is None:
             out = empty(np.broadcast_shapes(_host(a).shape, _host(b).shape), _host(a).dtype)
         x, y, z = _host(a), _host(b), out._a

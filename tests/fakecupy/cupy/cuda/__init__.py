@@ -27,6 +27,7 @@ class Stream:
         if ptr is None:
             ptr, Stream._next_ptr = Stream._next_ptr, Stream._next_ptr + 16
         self.ptr = ptr
+        self.syncs = 0  # how often it was synchronised (tests count them)
         self.queue: deque[Callable[[], Any]] = deque()
         _streams[ptr] = self
 
@@ -34,6 +35,7 @@ class Stream:
         self.queue.append(work)
 
     def synchronize(self) -> None:
+        self.syncs += 1
         while self.queue:
             self.queue.popleft()()
 

@@ -80,7 +80,9 @@ class NcclCommunicator:
     def __init__(self, ndev: int, uid: Any, rank: int):
         from mpi4py import MPI
 
-        key = zlib.crc32(bytes(uid))
+        if not isinstance(uid, bytes) or len(uid) != 128:  # CuPy 14 takes the unique id as 128 bytes
+            raise ValueError(f"commId must be 128 bytes, got {type(uid).__name__} of length {len(uid)}")
+        key = zlib.crc32(uid)
         here = (MPI.COMM_WORLD.Get_rank(), socket.gethostname(), runtime.deviceGetPCIBusId(Device().id))
         folder = Path(os.environ.get("FAKE_NCCL_DIR", tempfile.gettempdir()))
         mine = folder / f"fakenccl-{key:08x}-{rank}"

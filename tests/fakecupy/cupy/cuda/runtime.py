@@ -35,7 +35,8 @@ def getDeviceProperties(device: int) -> dict[str, Any]:  # noqa: N802
     physical = _physical()[device]
     return {
         "name": b"Fake GPU (NumPy)",
-        "uuid": bytes(range(physical + 1, physical + 17)),
+        # CuPy cuts the UUID at its first zero byte: GPU 0's comes back empty, as it can on real hardware
+        "uuid": bytes([physical, *range(1, 16)]).split(b"\0")[0],
         "pciBusID": 0x10 + physical,
         "pciDeviceID": 0,
         "pciDomainID": 0,
