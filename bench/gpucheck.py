@@ -6,7 +6,7 @@ beyond the visible GPUs share one, with NCCL's multi-rank mode enabled for them)
 1. Correctness of every hand-written algorithm (hier across two logical nodes too) and of the
    ``mpi`` baseline on CuPy buffers, over every GPU transport: ``nccl-p2p``, ``staged`` MPI,
    and ``device-direct`` MPI when the MPI library says it is CUDA-aware.
-2. Correctness of the ``nccl`` baseline in every dtype and op it has.
+2. Correctness of the ``nccl`` baseline in every dtype and op it has (bfloat16 and avg included).
 3. A sweep (``--largest``/256 to ``--largest``, x16: 1, 16 and 256 MiB by default) of ring, tree
    and rhd over nccl-p2p against NCCL, and over staged MPI against MPI's own all-reduce.
 
@@ -126,7 +126,7 @@ def plan(ranks: list[int], largest: int, device_direct: bool) -> list[Step]:
             if p > 1:
                 logical = ["--algo", "hier", "--ranks-per-node", "1", *flags, *check]
                 steps.append(Step(f"hier-nodes-{name}-p{p}", p, logical))
-        nccl = [*small, "-d", "float32,float16,int32,int64,float64", "-o", "sum,prod,min,max,avg"]
+        nccl = [*small, "-d", "float32,float16,bfloat16,int32,int64,float64", "-o", "sum,prod,min,max,avg"]
         steps.append(Step(f"correct-nccl-p{p}", p, ["--algo", "nccl", *nccl]))
         steps.append(Step(f"sweep-nccl-p2p-p{p}", p, ["--algo", f"{SWEPT},nccl", "--transport", "nccl-p2p", *sweep], sweep=True))
         steps.append(Step(f"sweep-staged-p{p}", p, ["--algo", f"{SWEPT},mpi", "--cuda-aware", "no", *sweep], sweep=True))

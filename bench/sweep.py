@@ -82,6 +82,7 @@ class Sweep:
         self.nwrong_total = 0
         self.rows = 0
         self.ranks_per_gpu = self.device.ranks_per_gpu(comm)  # > 1: ranks time-slice a GPU; rows say so
+        self._no_buffers = ""
 
     def run(self) -> int:
         """Run every case; the total number of wrong elements seen.
@@ -95,15 +96,30 @@ class Sweep:
             sizes = self.config.sizes_for(dtype)
             if not sizes:
                 continue
-            dt = collectives.DTYPES[dtype]
-            count = max(sizes) // dt.itemsize
-            buffers = [
-                (spec, self.device.empty(count, dt, spec), self.device.empty(count, dt, spec))
-                for spec in self.config.buffers
-            ]
+            buffers = self._buffers(dtype, max(sizes))
             for op in self.config.ops:
-                self._run_case(dtype, op, sizes, buffers)
+                if buffers is None:
+                    for algo in self.config.algos:
+                        self._skip(algo, dtype, op, self._no_buffers)
+                else:
+                    self._run_case(dtype, op, sizes, buffers)
         return self.nwrong_total
+
+    def _buffers(self, dtype: str, nbytes: int) -> list[tuple[BufferSpec, Any, Any]] | None:
+        """Send and receive buffers of ``nbytes`` per placement; None on every rank when any rank's device cannot
+        hold ``dtype`` (CuPy without bfloat16, say), the reason in ``_no_buffers``."""
+        dt = collectives.DTYPES[dtype]
+        count, error, buffers = nbytes // dt.itemsize, None, []
+        try:
+            for spec in self.config.buffers:
+                buffers.append((spec, self.device.empty(count, dt, spec), self.device.empty(count, dt, spec)))
+        except (TypeError, ValueError, NotImplementedError) as exc:
+            error = f"the {self.device.name} cannot hold {dtype} arrays here: {exc}"
+        errors = [e for e in self.comm.allgather(error) if e]
+        if errors:
+            self._no_buffers = errors[0]
+            return None
+        return buffers
 
     def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
         skip = {"algo": algo, "dtype": dtype, "op": op, **self.topology.fields(), "reason": reason}

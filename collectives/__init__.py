@@ -25,13 +25,14 @@ from .base import (
     names,
     register,
 )
-from .types import ALL_DTYPES, ALL_OPS, DTYPES, OPS
+from .types import ALL_DTYPES, ALL_OPS, DTYPES, OPS, OPTIONAL_DTYPES
 
 __all__ = [
     "ALL_DTYPES",
     "ALL_OPS",
     "DTYPES",
     "OPS",
+    "OPTIONAL_DTYPES",
     "Allreduce",
     "CollectiveError",
     "Unavailable",

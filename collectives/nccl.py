@@ -7,7 +7,8 @@ NCCL communicator is the one :mod:`collectives.ncclcomm` keeps for these ranks, 
 job and communicator and reused across sizes; closing the algorithm leaves it alive.
 
 Every dtype and op here maps to NCCL's own; ``avg`` (sum divided by the rank count, inside
-NCCL) needs NCCL >= 2.10.
+NCCL) needs NCCL >= 2.10, and ``bfloat16`` NCCL >= 2.10.3 with CuPy arrays of it (ml_dtypes, and
+NumPy >= 2.1.2 for CuPy 14).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from . import ncclcomm
 from .base import Allreduce, Unavailable, Unsupported, register
-from .types import ALL_OPS
+from .types import ALL_DTYPES, ALL_OPS, DTYPES
 
 # kept importable from here: the names the tests and older code use
 nccl_version_text = ncclcomm.nccl_version_text
@@ -29,9 +30,10 @@ NCCL_DTYPES, NCCL_OPS = ncclcomm.NCCL_DTYPES, ncclcomm.NCCL_OPS
 class NCCLAllreduce(Allreduce):
     """NCCL all-reduce on device buffers."""
 
-    description = "NCCL ncclAllReduce (cupy.cuda.nccl), GPU buffers only; also op avg"
+    description = "NCCL ncclAllReduce (cupy.cuda.nccl), GPU buffers only; also op avg and dtype bfloat16"
     baseline = True
     ops = ALL_OPS | {"avg"}
+    dtypes = ALL_DTYPES | ({"bfloat16"} & set(DTYPES))
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -44,6 +46,8 @@ class NCCLAllreduce(Allreduce):
         self.version = ncclcomm.version()
         if op == "avg" and self.version < ncclcomm.NCCL_AVG_SINCE:
             raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no avg (it needs NCCL >= 2.10)")
+        if dtype == "bfloat16" and self.version < ncclcomm.NCCL_BFLOAT16_SINCE:
+            raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no bfloat16 (it needs NCCL >= 2.10.3)")
         self._nccl = ncclcomm.communicator(comm)
         self._dtype = NCCL_DTYPES[dtype]
         self._op = NCCL_OPS[op]

@@ -28,9 +28,10 @@ from typing import Any
 from .base import Unavailable
 
 # NCCL's enum values (nccl.h): ncclDataType_t and ncclRedOp_t.
-NCCL_DTYPES = {"int32": 2, "int64": 4, "float16": 6, "float32": 7, "float64": 8}
+NCCL_DTYPES = {"int32": 2, "int64": 4, "float16": 6, "float32": 7, "float64": 8, "bfloat16": 9}
 NCCL_OPS = {"sum": 0, "prod": 1, "max": 2, "min": 3, "avg": 4}
 NCCL_AVG_SINCE = 21000  # ncclAvg arrived in NCCL 2.10
+NCCL_BFLOAT16_SINCE = 21003  # ncclBfloat16 in 2.10.3
 NCCL_INVALID_USAGE = 5
 MULTI_RANK_GPU_SINCE = 23000  # NCCL 2.30: several ranks may share a GPU when asked to
 MULTI_RANK_GPU_VARIABLE = "NCCL_MULTI_RANK_GPU_ENABLE"

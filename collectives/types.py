@@ -12,12 +12,25 @@ from typing import Any
 
 import numpy as np
 
+# Dtypes NumPy lacks, and what provides them: present in DTYPES only where that is installed.
+OPTIONAL_DTYPES = {"bfloat16": "the ml_dtypes package (pip install ml_dtypes)"}
+
+
+def _optional_dtypes() -> dict[str, np.dtype]:
+    try:
+        import ml_dtypes
+    except ImportError:
+        return {}
+    return {"bfloat16": np.dtype(ml_dtypes.bfloat16)}
+
+
 DTYPES: dict[str, np.dtype] = {
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
     "float16": np.dtype(np.float16),
     "float32": np.dtype(np.float32),
     "float64": np.dtype(np.float64),
+    **_optional_dtypes(),
 }
 
 # Largest integer each dtype holds exactly together with all smaller ones: the correctness
@@ -26,6 +39,7 @@ EXACT_INTEGER_LIMIT: dict[str, int] = {
     "int32": 2**31 - 1,
     "int64": 2**63 - 1,
     "float16": 2**11,
+    "bfloat16": 2**8,
     "float32": 2**24,
     "float64": 2**53,
 }
@@ -58,7 +72,7 @@ OPS: dict[str, Op] = {
     "avg": Op("avg", "", ""),  # the sum divided by the rank count: NCCL's own (ncclAvg) only
 }
 
-ALL_DTYPES: frozenset[str] = frozenset(DTYPES)
+ALL_DTYPES: frozenset[str] = frozenset(DTYPES) - {"bfloat16"}  # MPI has no bfloat16: NCCL's own only
 ALL_OPS: frozenset[str] = frozenset(OPS) - {"avg"}  # what an algorithm supports unless it says more
 
 
@@ -67,6 +81,8 @@ def dtype_of(name: str) -> np.dtype:
     try:
         return DTYPES[name]
     except KeyError:
+        if name in OPTIONAL_DTYPES:
+            raise ValueError(f"dtype {name} needs {OPTIONAL_DTYPES[name]}") from None
         raise ValueError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPES)}") from None
 
 

@@ -180,3 +180,21 @@ def test_gpu_check_finds_what_pip_installed_under_any_layout(tmp_path):
         assert env["PATH"].startswith(str(prefix / bin_dir)) and env["LD_LIBRARY_PATH"] == str(prefix / lib_dir)
     with pytest.raises(SystemExit, match="no mpiexec"):
         find_site(tmp_path / "empty")
+
+
+def test_bfloat16_and_avg_run_on_nccl_and_are_skipped_by_the_rest(tmp_path):
+    pytest.importorskip("ml_dtypes", reason="bfloat16 needs ml_dtypes (the test extra installs it)")
+    out = tmp_path / "bf16"
+    args = ["run", "--device", "gpu", "--algo", "ring,nccl", "-d", "bfloat16,float32", "-o", "sum,avg"]
+    done = run_collbench(
+        2, *args, "-b", "8", "-e", "4K", "-f", "8", "--out", str(out), env=fake_env(FAKE_GPU_COUNT="2"), timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = read_document(out)
+    ran = {(r["algo"], r["dtype"], r["op"]) for r in document["rows"]}
+    assert ran == {("nccl", d, o) for d in ("bfloat16", "float32") for o in ("sum", "avg")} | {
+        ("ring", "float32", "sum")
+    }
+    assert all(r["nwrong"] == 0 for r in document["rows"])
+    skipped = {(s["algo"], s["dtype"], s["op"]) for s in document["skips"]}
+    assert skipped == {("ring", "bfloat16", "sum"), ("ring", "bfloat16", "avg"), ("ring", "float32", "avg")}

@@ -78,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> tuple[list[int], Any]:
-    if args.dtype not in collectives.DTYPES:
-        raise UsageError(f"unknown dtype {args.dtype!r}; expected one of {', '.join(collectives.DTYPES)}")
+    if args.dtype not in collectives.ALL_DTYPES:
+        raise UsageError(f"unknown dtype {args.dtype!r}; expected one of {', '.join(sorted(collectives.ALL_DTYPES))}")
     if args.op not in collectives.ALL_OPS:
         raise UsageError(f"unknown op {args.op!r}; expected one of {', '.join(sorted(collectives.ALL_OPS))}")
     itemsize = collectives.DTYPES[args.dtype].itemsize

@@ -179,6 +179,9 @@ def algorithm_options(args: argparse.Namespace, algos: list[str]) -> dict[str, d
 def config_from(args: argparse.Namespace) -> SweepConfig:
     """The validated sweep configuration; UsageError naming the first bad value."""
     algos = split_list(args.algo, collectives.names(), "algorithm")
+    for name, needs in collectives.OPTIONAL_DTYPES.items():
+        if name in args.dtype.split(",") and name not in collectives.DTYPES:
+            raise UsageError(f"-d {name} needs {needs}")
     dtypes = split_list(args.dtype, collectives.DTYPES, "dtype")
     ops = split_list(args.op, collectives.OPS, "op")
     if args.placement not in PLACEMENTS:
@@ -211,12 +214,11 @@ def config_from(args: argparse.Namespace) -> SweepConfig:
     for spec in buffers:
         for dtype in dtypes:
             check_itemsize(spec, dtype, collectives.DTYPES[dtype].itemsize)
-    for algo in algos:
-        for dtype in dtypes:
-            for op in ops:
-                cls = collectives.get(algo)
-                if dtype not in cls.dtypes or op not in cls.ops:
-                    collectives.check_support(algo, dtype, op)
+    for dtype in dtypes:  # a case no requested algorithm can run is an error; one only some can run, their skips
+        for op in ops:
+            able = [a for a in algos if dtype in collectives.get(a).dtypes and op in collectives.get(a).ops]
+            if not able:
+                collectives.check_support(algos[0], dtype, op)
     return SweepConfig(
         algos=algos,
         sizes=sizes,

@@ -54,7 +54,7 @@ def test_exact_for_every_count_dtype_op_and_placement(comm, algo):
     for variant in VARIANTS[algo]:
         options = _options(algo, variant, p, rank)
         for count in [c for c in counts if "chunk" not in variant or c <= SMALL_CHUNK_COUNTS]:
-            for dtype in collectives.DTYPES:
+            for dtype in sorted(collectives.ALL_DTYPES):
                 for op in sorted(collectives.ALL_OPS):
                     expected = _reference(p, count, dtype, op)
                     alg = collectives.create(algo, comm, count, dtype, op, **options)

@@ -94,7 +94,8 @@ def test_every_algorithm_on_the_asynchronous_device(comm, kind):
 def test_nccl_baseline_on_the_asynchronous_device(comm, op):
     p, rank = comm.Get_size(), comm.Get_rank()
     good = True
-    for dtype in ("float16", "int32", "float64"):
+    dtypes = ["float16", "int32", "float64"] + (["bfloat16"] if "bfloat16" in collectives.DTYPES else [])
+    for dtype in dtypes:
         for count in (0, 5, 1001):
             alg = collectives.create("nccl", comm, count, dtype, op, xp=cupy, transport=_spec("staged"))
             for in_place in (False, True):

@@ -93,7 +93,7 @@ def test_gpu_without_cupy_is_a_usage_error(monkeypatch):
 
 
 def test_nccl_maps_every_dtype_and_op():
-    assert set(NCCL_DTYPES) == set(collectives.DTYPES)
+    assert set(collectives.DTYPES) <= set(NCCL_DTYPES) and NCCL_DTYPES["bfloat16"] == 9
     assert set(NCCL_OPS) == set(collectives.OPS)
     # nccl.h: ncclInt32=2, ncclInt64=4, ncclFloat16=6, ncclFloat32=7, ncclFloat64=8; ncclSum..ncclMin = 0..3
     assert (NCCL_DTYPES["float32"], NCCL_OPS["min"]) == (7, 3)
@@ -165,8 +165,8 @@ def test_the_gpu_extras_bring_cupy_and_nccl_for_their_cuda():
     import tomllib
 
     extras = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["optional-dependencies"]
-    assert set(extras["gpu"]) == {"cupy-cuda12x", "nvidia-nccl-cu12"}
-    assert set(extras["gpu13"]) == {"cupy-cuda13x", "nvidia-nccl-cu13"}
+    assert set(extras["gpu"]) == {"cupy-cuda12x", "nvidia-nccl-cu12", "ml_dtypes"}
+    assert set(extras["gpu13"]) == {"cupy-cuda13x", "nvidia-nccl-cu13", "ml_dtypes"}
 
 
 def test_nccl_that_did_not_load_is_said_so(monkeypatch):
@@ -215,3 +215,11 @@ def test_a_copy_to_the_device_is_waited_for(fake_cupy):
     spec.to_device(host, device)
     host[...] = -1  # the next message lands in the same host buffer
     assert np.array_equal(device.get(), np.arange(4, dtype=np.float32))
+
+
+def test_bfloat16_without_ml_dtypes_says_what_to_install(monkeypatch):
+    from collectives import types
+
+    monkeypatch.delitem(types.DTYPES, "bfloat16", raising=False)
+    with pytest.raises(ValueError, match="needs the ml_dtypes package"):
+        types.dtype_of("bfloat16")

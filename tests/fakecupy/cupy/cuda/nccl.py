@@ -31,6 +31,12 @@ NCCL_FLOAT16, NCCL_FLOAT32, NCCL_FLOAT64, NCCL_BFLOAT16 = 6, 7, 8, 9
 NCCL_SUM, NCCL_PROD, NCCL_MAX, NCCL_MIN, NCCL_AVG = 0, 1, 2, 3, 4
 _DTYPES = {0: np.int8, 1: np.uint8, 2: np.int32, 3: np.uint32, 4: np.int64, 5: np.uint64, 6: np.float16}
 _DTYPES.update({7: np.float32, 8: np.float64})
+try:
+    import ml_dtypes
+
+    _DTYPES[NCCL_BFLOAT16] = ml_dtypes.bfloat16
+except ImportError:
+    pass
 _INVALID_USAGE = 5
 
 available = os.environ.get("FAKE_NCCL_MISSING") != "1"
@@ -117,6 +123,11 @@ class NcclCommunicator:
         in_place, comm, size = sendbuf == recvbuf, self._comm, self.size
 
         def run() -> None:
+            if datatype == NCCL_BFLOAT16:  # MPI has no bfloat16: gather everyone's and reduce here, in float32
+                everyone = np.stack(comm.allgather(send.astype(np.float32)))
+                reduce = {NCCL_PROD: np.prod, NCCL_MAX: np.max, NCCL_MIN: np.min}.get(op, np.sum)
+                recv[...] = reduce(everyone, axis=0) / (size if op == NCCL_AVG else 1)
+                return
             comm.Allreduce(MPI.IN_PLACE if in_place else send, recv, op=mpi_op)
             if op == NCCL_AVG:
                 np.divide(recv, size, out=recv, casting="unsafe")
