@@ -47,6 +47,21 @@ gpu-check:
 	$(GPU_PYTHON) -m pip install --quiet --no-index --no-deps --no-compile --ignore-installed --prefix $(GPU_SITE) $(GPU_WHEELS)/*.whl
 	PYTHONPATH=$(CURDIR):$$PYTHONPATH $(GPU_PYTHON) -m bench.gpucheck --site $(GPU_SITE) --out $(GPU_CHECK_OUT) $(GPU_CHECK_ARGS)
 
+# Needs root: 2 emulated nodes (network namespaces on a bridge, each link shaped to CLUSTER_RATE each way), a
+# topology sweep across them with --calibrate, its report, and the cluster torn down (also when the sweep fails).
+CLUSTER_NODES ?= 2
+CLUSTER_RATE  ?= 2gbit
+CLUSTER_ARGS  ?= --algo ring,hier,rhd,tree,mpi -b 64K -e 64M -f 4 --placement out --rank-order packed,spread --calibrate
+.PHONY: cluster-demo
+cluster-demo: $(STAMP)
+	@out=results/cluster-$$(date -u +%Y%m%d-%H%M%S); \
+	$(BIN)/python -m bench.cluster up -n $(CLUSTER_NODES) --rate $(CLUSTER_RATE) || exit 2; \
+	$(BIN)/python -m bench.cluster run -- -ppn 2 -n $$(( 2 * $(CLUSTER_NODES) )) $(BIN)/collbench run $(CLUSTER_ARGS) \
+		--label cluster-demo --out $$out; status=$$?; \
+	$(BIN)/python -m bench.cluster down; \
+	[ $$status -eq 0 ] && $(BIN)/collbench report $$out -o $$out/report.html && echo "cluster-demo: $$out/report.html"; \
+	exit $$status
+
 clean:
 	rm -rf $(VENV) results
 

@@ -1,0 +1,203 @@
+"""An emulated cluster on one Linux machine (root): nodes as network namespaces on a shaped bridge.
+
+    python -m bench.cluster up -n 2 --rate 2gbit    # nodes cbn1, cbn2 on bridge cbbr0, 10.203.0.0/24
+    python -m bench.cluster run -- -ppn 2 -n 4 collbench run --algo ring,hier -b 1M -e 16M
+    python -m bench.cluster down                    # namespaces, links, bridge, processes: all gone
+
+Each node ``cbn<i>`` is a network namespace with one veth (``eth0``, address 10.203.0.<10+i>) on a
+private bridge ``cbbr0`` (10.203.0.1, the host's side), a default route through the bridge so the
+launcher's proxies reach mpiexec, and an ``/etc/hosts`` naming every node. Each direction of a
+node's link is shaped by a token bucket (``tbf``) at ``--rate``: the node's egress on its
+``eth0``, its ingress on the host's end of the veth. (This kernel has no ``netem``: no delay.)
+
+Processes get there through ``cluster_launch.sh`` (beside this module): an ssh stand-in for
+Hydra's ``-launcher-exec`` and Open MPI's ``plm_ssh_agent`` that runs a command inside a node's
+namespace, under the node's name as hostname and with a ``/dev/shm`` of the node's own, which
+vanishes with the node's last process. ``run`` adds what MPI needs to cross the emulated network:
+mpiexec's hosts and launcher, its interface (the bridge), and UCX on TCP over ``eth0`` for the
+traffic between nodes (the mpich wheel's UCX would take shared memory otherwise: every namespace
+sees the same machine). Within a node MPICH uses its own shared memory.
+
+``up`` first removes what an earlier cluster left (a crashed run), and removes what it made if it
+fails half way; ``down`` kills every process inside the nodes, then deletes the namespaces (their
+veths go with them) and the bridge. Every name starts with ``cb``; nothing outside them is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PREFIX = "cbn"  # node namespaces and hostnames: cbn1, cbn2, ...
+BRIDGE = "cbbr0"
+SUBNET = "10.203.0"  # private, /24: the bridge .1, node i .(10+i)
+LAUNCHER = Path(__file__).with_name("cluster_launch.sh")
+HOSTS_DIR = Path("/etc/netns")  # ip netns exec binds /etc/netns/NAME/hosts over /etc/hosts
+MAX_NODES = 64
+
+
+class ClusterError(Exception):
+    """The cluster cannot be made or used; the message says what to do."""
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if check and done.returncode != 0:
+        raise ClusterError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+    return done
+
+
+def _tc(*args: str) -> None:
+    done = subprocess.run(["tc", *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise ClusterError(f"tc {' '.join(args)}: {done.stderr.strip()}")
+
+
+def node_names(count: int) -> list[str]:
+    return [f"{PREFIX}{i}" for i in range(1, count + 1)]
+
+
+def address(index: int) -> str:
+    """Node ``index`` (from 1)'s address on the bridge."""
+    return f"{SUBNET}.{10 + index}"
+
+
+def existing_nodes() -> list[str]:
+    """The emulated nodes there are now (namespaces named cbn<i>), in order."""
+    listed = _ip("netns", "list", check=False).stdout.split()
+    names = [n for n in listed if n.startswith(PREFIX) and n[len(PREFIX) :].isdigit()]
+    return sorted(names, key=lambda n: int(n[len(PREFIX) :]))
+
+
+def _shape(namespace: str | None, device: str, rate: str) -> None:
+    """A token bucket at ``rate`` on ``device``'s egress (in ``namespace``, or the host's)."""
+    prefix = ["-n", namespace] if namespace else []
+    _tc(*prefix, "qdisc", "replace", "dev", device, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms")
+
+
+def up(count: int, rate: str) -> list[str]:
+    """Make ``count`` nodes linked at ``rate`` each way; their names. Cleans first, and after itself on failure."""
+    if os.geteuid() != 0:
+        raise ClusterError("the emulated cluster needs root (network namespaces, veths, a bridge, tc)")
+    if not 1 <= count <= MAX_NODES:
+        raise ClusterError(f"give between 1 and {MAX_NODES} nodes, not {count}")
+    down()
+    if not os.access(LAUNCHER, os.X_OK):  # an install that dropped the file's mode
+        LAUNCHER.chmod(0o755)
+    names = node_names(count)
+    try:
+        _ip("link", "add", BRIDGE, "type", "bridge")
+        _ip("addr", "add", f"{SUBNET}.1/24", "dev", BRIDGE)
+        _ip("link", "set", BRIDGE, "up")
+        hosts = "127.0.0.1 localhost\n" + "".join(f"{address(i)} {n}\n" for i, n in enumerate(names, 1))
+        for i, name in enumerate(names, 1):
+            host_end = f"cbv{i}"
+            _ip("netns", "add", name)
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
+            _ip("link", "set", host_end, "master", BRIDGE, "up")
+            _ip("-n", name, "addr", "add", f"{address(i)}/24", "dev", "eth0")
+            _ip("-n", name, "link", "set", "lo", "up")
+            _ip("-n", name, "link", "set", "eth0", "up")
+            _ip("-n", name, "route", "add", "default", "via", f"{SUBNET}.1")
+            _shape(name, "eth0", rate)  # what the node sends
+            _shape(None, host_end, rate)  # what it receives
+            (HOSTS_DIR / name).mkdir(parents=True, exist_ok=True)
+            (HOSTS_DIR / name / "hosts").write_text(hosts)
+    except BaseException:
+        down()
+        raise
+    return names
+
+
+def down() -> list[str]:
+    """Remove every emulated node (killing what runs inside) and the bridge; what was removed."""
+    removed = []
+    for name in existing_nodes():
+        _kill_inside(name)
+        _ip("netns", "del", name, check=False)
+        removed.append(name)
+    for folder in HOSTS_DIR.glob(f"{PREFIX}*"):
+        for item in folder.iterdir():
+            item.unlink()
+        folder.rmdir()
+    if _ip("link", "show", BRIDGE, check=False).returncode == 0:
+        _ip("link", "del", BRIDGE, check=False)
+        removed.append(BRIDGE)
+    return removed
+
+
+def _kill_inside(namespace: str, wait: float = 5.0) -> None:
+    """SIGKILL every process in ``namespace``; wait (bounded) until none is left."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        pids = [int(p) for p in _ip("netns", "pids", namespace, check=False).stdout.split()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def mpiexec_args(nodes: list[str]) -> list[str]:
+    """What Hydra's mpiexec needs to launch on the emulated nodes."""
+    return ["-iface", BRIDGE, "-launcher", "ssh", "-launcher-exec", str(LAUNCHER), "-hosts", ",".join(nodes)]
+
+
+def mpi_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a job across the nodes: UCX on TCP over each node's eth0 between nodes."""
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("UCX_TLS", "tcp,self")
+    env.setdefault("UCX_NET_DEVICES", "eth0")
+    return env
+
+
+def _mpiexec() -> str:
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else "mpiexec"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("up", help="make N emulated nodes (removing any earlier ones first)")
+    start.add_argument("-n", "--nodes", type=int, default=2, help="how many nodes (default: 2)")
+    start.add_argument("--rate", default="2gbit", help="each node's link rate each way, as tc says it (default: 2gbit)")
+    commands.add_parser("down", help="remove the nodes, their processes and the bridge")
+    commands.add_parser("status", help="list the nodes")
+    run = commands.add_parser("run", help="mpiexec across the nodes: python -m bench.cluster run -- MPIEXEC-ARGS")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            nodes = up(args.nodes, args.rate)
+            print(f"collbench cluster: {', '.join(nodes)} on {BRIDGE} ({SUBNET}.0/24), {args.rate} each way")
+        elif args.command == "down":
+            print(f"collbench cluster: removed {', '.join(down()) or 'nothing'}")
+        elif args.command == "status":
+            print(" ".join(existing_nodes()) or "no emulated nodes")
+        else:
+            nodes = existing_nodes()
+            if not nodes:
+                raise ClusterError("no emulated nodes: python -m bench.cluster up first")
+            extra = args.args[1:] if args.args[:1] == ["--"] else args.args
+            command = [_mpiexec(), *mpiexec_args(nodes), *extra]
+            return subprocess.run(command, env=mpi_env()).returncode
+    except ClusterError as exc:
+        print(f"collbench cluster: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        down()
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
