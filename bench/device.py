@@ -257,6 +257,10 @@ class GpuDevice:
         uuid = _uuid_text(self.properties.get("uuid"))  # CuPy may cut it at a zero byte: then the bus id
         return MPI.Get_processor_name(), uuid or self.pci_bus_id()
 
+    def gpu_name(self) -> str:
+        name = self.properties.get("name", b"")
+        return name.decode() if isinstance(name, bytes) else str(name)
+
     def pci_bus_id(self) -> str:
         return _pci_bus_id(self.cupy.cuda.runtime, self.index, self.properties)
 
@@ -268,11 +272,10 @@ class GpuDevice:
     def provenance(self) -> dict[str, Any]:
         """This rank's GPU and software: what a result needs to be traced back to the hardware."""
         runtime = self.cupy.cuda.runtime
-        name = self.properties.get("name", b"")
         record: dict[str, Any] = {
             "host": self.identity()[0],
             "gpu_index": self.index,
-            "gpu_name": name.decode() if isinstance(name, bytes) else str(name),
+            "gpu_name": self.gpu_name(),
             "gpu_uuid": _uuid_text(self.properties.get("uuid")),  # empty where CuPy returned it cut short
             "pci_bus_id": self.pci_bus_id(),
             "driver_cuda": _version_text(runtime.driverGetVersion()),
@@ -285,11 +288,10 @@ class GpuDevice:
         return record
 
     def describe(self) -> dict[str, Any]:
-        name = self.properties.get("name", b"")
         return {
             "device": "gpu",
             "gpu_index": self.index,
-            "gpu_name": name.decode() if isinstance(name, bytes) else str(name),
+            "gpu_name": self.gpu_name(),
             "cupy": self.cupy.__version__,
             "transport": self.transport.kind,
             "mpi_transport": self.mpi_kind,

@@ -298,14 +298,10 @@ class Sweep:
 
 
 def transport_of(alg: collectives.Allreduce, spec: Any) -> str:
-    """How this algorithm's data moved: a library's own path for the baselines, the transport for the rest."""
-    if alg.name == "nccl":
-        return "nccl"
-    if alg.name == "gloo":
-        return "gloo"
-    if alg.baseline:
-        return spec.for_mpi().kind
-    return spec.kind
+    """How this algorithm's data moved: a library's own way, MPI's path for the other baselines, else the transport."""
+    if alg.own_transport:
+        return alg.own_transport
+    return spec.for_mpi().kind if alg.baseline else spec.kind
 
 
 def _ranks_of(shape: str) -> int:

@@ -44,6 +44,8 @@ class Allreduce:
     ops: ClassVar[frozenset[str]] = ALL_OPS
     options: ClassVar[dict[str, Any]] = {}
     baseline: ClassVar[bool] = False  # a library's all-reduce rather than one written here
+    # how a baseline moves data when it is not through MPI ("nccl", "gloo"): the transport its rows record
+    own_transport: ClassVar[str] = ""
 
     @staticmethod
     def busbw_factor(p: int) -> float:

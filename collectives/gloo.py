@@ -46,6 +46,7 @@ class GlooAllreduce(Allreduce):
 
     description = "PyTorch Gloo all_reduce (torch.distributed), CPU buffers only"
     baseline = True
+    own_transport = "gloo"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

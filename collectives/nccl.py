@@ -32,6 +32,7 @@ class NCCLAllreduce(Allreduce):
 
     description = "NCCL ncclAllReduce (cupy.cuda.nccl), GPU buffers only; also op avg and dtype bfloat16"
     baseline = True
+    own_transport = "nccl"
     ops = ALL_OPS | {"avg"}
     dtypes = ALL_DTYPES | ({"bfloat16"} & set(DTYPES))
 
