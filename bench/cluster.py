@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from .mpienv import find_mpiexec
+
 PREFIX = "cbn"  # node namespaces and hostnames: cbn1, cbn2, ...
 BRIDGE = "cbbr0"
 SUBNET = "10.203.0"  # private, /24: the bridge .1, node i .(10+i)
@@ -159,11 +161,6 @@ def mpi_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _mpiexec() -> str:
-    beside = Path(sys.executable).parent / "mpiexec"
-    return str(beside) if beside.exists() else "mpiexec"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -188,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             if not nodes:
                 raise ClusterError("no emulated nodes: python -m bench.cluster up first")
             extra = args.args[1:] if args.args[:1] == ["--"] else args.args
-            command = [_mpiexec(), *mpiexec_args(nodes), *extra]
+            command = [find_mpiexec() or "mpiexec", *mpiexec_args(nodes), *extra]
             return subprocess.run(command, env=mpi_env()).returncode
     except ClusterError as exc:
         print(f"collbench cluster: {exc}", file=sys.stderr)

@@ -200,10 +200,6 @@ class GpuDevice:
         if self.sharing > 1:
             self.nccl_settings = share_gpu_settings(self.sharing)
 
-    @property
-    def transport_kind(self) -> str:
-        return self.transport.kind
-
     def empty(self, count: int, dtype: np.dtype, spec: BufferSpec = PAGE_ALIGNED) -> Any:
         return device_empty(self.cupy, count, dtype, spec)
 

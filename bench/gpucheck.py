@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .mpienv import find_mpiexec
 from .results import load, read_document
 from .sizes import format_size, parse_size
 
@@ -46,8 +46,7 @@ def _mpiexec(site: Site | None = None) -> str | None:
     """The installed site's mpiexec, else the one beside this Python, else the first on PATH."""
     if site is not None:
         return str(site.mpiexec)
-    local = Path(sys.executable).parent / "mpiexec"
-    return str(local) if local.exists() else shutil.which("mpiexec")
+    return find_mpiexec()
 
 
 @dataclass

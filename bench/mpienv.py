@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -171,3 +173,9 @@ def agree(comm: Any, step: Callable[[], T]) -> T:
     if errors:
         raise UsageError(errors[0])
     return result  # type: ignore[return-value]
+
+
+def find_mpiexec() -> str | None:
+    """The mpiexec beside this Python (a venv's MPI wheel), else the first on PATH, else None."""
+    beside = Path(sys.executable).parent / "mpiexec"
+    return str(beside) if beside.exists() else shutil.which("mpiexec")
