@@ -20,7 +20,8 @@ sees the same machine). Within a node MPICH uses its own shared memory.
 
 ``up`` first removes what an earlier cluster left (a crashed run), and removes what it made if it
 fails half way; ``down`` kills every process inside the nodes, then deletes the namespaces (their
-veths go with them) and the bridge. Every name starts with ``cb``; nothing outside them is touched.
+veths go with them) and the bridge. Every name starts with ``cb``; nothing outside them is touched. ``COLLBENCH_CLUSTER_ID`` gives
+another cluster its own names and subnet, beside the first.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ from pathlib import Path
 
 from .mpienv import find_mpiexec
 
-PREFIX = "cbn"  # node namespaces and hostnames: cbn1, cbn2, ...
-BRIDGE = "cbbr0"
-SUBNET = "10.203.0"  # private, /24: the bridge .1, node i .(10+i)
+# COLLBENCH_CLUSTER_ID=K (0..99) names a second cluster beside the first, as tests running in parallel need: its nodes
+# are cbK-n1.., its bridge cbbrK, its subnet 10.203.K.0/24. The default, 0, is cbn1.., cbbr0, 10.203.0.0/24.
+CLUSTER_ID = int(os.environ.get("COLLBENCH_CLUSTER_ID") or 0)
+if not 0 <= CLUSTER_ID <= 99:
+    raise SystemExit(f"COLLBENCH_CLUSTER_ID={CLUSTER_ID}: give a number from 0 to 99")
+TAG = "cb" if CLUSTER_ID == 0 else f"cb{CLUSTER_ID}-"
+PREFIX = f"{TAG}n"  # node namespaces and hostnames: cbn1, cbn2, ...
+BRIDGE = f"cbbr{CLUSTER_ID}"
+SUBNET = f"10.203.{CLUSTER_ID}"  # private, /24: the bridge .1, node i .(10+i)
 LAUNCHER = Path(__file__).with_name("cluster_launch.sh")
 HOSTS_DIR = Path("/etc/netns")  # ip netns exec binds /etc/netns/NAME/hosts over /etc/hosts
 MAX_NODES = 64
@@ -98,7 +105,7 @@ def up(count: int, rate: str) -> list[str]:
         _ip("link", "set", BRIDGE, "up")
         hosts = "127.0.0.1 localhost\n" + "".join(f"{address(i)} {n}\n" for i, n in enumerate(names, 1))
         for i, name in enumerate(names, 1):
-            host_end = f"cbv{i}"
+            host_end = f"{TAG}v{i}"
             _ip("netns", "add", name)
             _ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
             _ip("link", "set", host_end, "master", BRIDGE, "up")

@@ -1,7 +1,8 @@
 """The emulated cluster (bench/cluster.py): nodes as network namespaces, MPI across them, nothing left after.
 
 Needs root and network namespaces; skipped with the reason elsewhere (COLLBENCH_REQUIRE=netns fails
-instead). The tests take the cluster's fixed names (cbn<i>, cbbr0), so they run one at a time.
+instead). The tests take the cluster's names (cbn<i>, cbbr0; others under COLLBENCH_CLUSTER_ID), so one
+cluster's tests run one at a time.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def nodes():
         yield made
     finally:
         cluster.down()
-        assert not cluster.existing_nodes() and not list(Path("/etc/netns").glob("cbn*"))
+        assert not cluster.existing_nodes() and not list(Path("/etc/netns").glob(f"{cluster.PREFIX}*"))
         assert subprocess.run(["ip", "link", "show", cluster.BRIDGE], capture_output=True).returncode != 0
 
 
@@ -63,7 +64,7 @@ def test_a_run_crosses_two_physical_nodes_and_leaves_nothing(nodes, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     document = read_document(out)
-    assert document["hosts"] == ["cbn1", "cbn1", "cbn2", "cbn2"] and document["nodes"] == 2
+    assert document["hosts"] == [nodes[0], nodes[0], nodes[1], nodes[1]] and document["nodes"] == 2
     rows = load(out)
     assert (rows["nwrong"] == 0).all() and set(rows["rank_order"]) == {"packed", "spread"}
     assert (rows["nodes"] == 2).all() and (rows["ranks_per_node"] == 2).all() and (rows["layout"] == "physical").all()
@@ -82,17 +83,17 @@ def test_a_killed_job_and_a_crashed_cluster_are_cleaned_up(nodes, tmp_path):
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while not subprocess.run(["ip", "netns", "pids", "cbn2"], capture_output=True, text=True).stdout.strip():
-        assert time.monotonic() < deadline, "the job never reached node cbn2"
+    while not subprocess.run(["ip", "netns", "pids", nodes[1]], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, f"the job never reached node {nodes[1]}"
         time.sleep(0.2)
     job.kill()
     job.wait(timeout=30)
-    assert cluster.up(2, "1gbit") == ["cbn1", "cbn2"]  # the leftovers first, then a fresh cluster
+    assert cluster.up(2, "1gbit") == nodes  # the leftovers first, then a fresh cluster
     assert all(
         not subprocess.run(["ip", "netns", "pids", n], capture_output=True, text=True).stdout.strip() for n in nodes
     )
 
 
 def test_the_launcher_refuses_an_unknown_node(nodes):
-    done = subprocess.run([str(cluster.LAUNCHER), "-x", "cbn9", "true"], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 255 and "no emulated node 'cbn9'" in done.stderr
+    done = subprocess.run([str(cluster.LAUNCHER), "-x", f"{cluster.PREFIX}9", "true"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 255 and f"no emulated node '{cluster.PREFIX}9'" in done.stderr
