@@ -31,7 +31,17 @@ from collectives.costmodel import CacheStep, CostModel
 
 from .buffers import PAGE_ALIGNED, BufferSpec, host_full
 from .fit import fit_gamma, fit_segments, quality
-from .modeling import MODELLED, cost_at, lower_bounds, powers_of_two, predict_time
+from .modeling import (
+    MODELLED,
+    Machine,
+    Model,
+    cost_at,
+    layout,
+    load_calibration,
+    lower_bounds,
+    powers_of_two,
+    predict_time,
+)
 
 EXCHANGE_SIZES = [8 << (2 * i) for i in range(12)]  # 8 B .. 32 MiB, x4
 REDUCE_SIZES = [1 << k for k in range(16, 26, 2)]  # 64 KiB .. 16 MiB
@@ -52,6 +62,29 @@ def _partner(comm: Any) -> int:
     return rank ^ 1 if (rank ^ 1) < p else rank
 
 
+def node_partners(node_of: list[int]) -> dict[str, list[int]]:
+    """Partners for a job that spans nodes (``node_of``: each rank's node), each rank's own where it sits out:
+
+    - ``intra``: the node-mate whose index in the node differs in the last bit, every node at once;
+    - ``inter``: the first ranks of the first two nodes, alone on the network (one flow each way);
+    - ``link``: the rank with the same index on the partner node (node index XOR 1), every rank at once,
+      so each node's link carries as many flows each way as the node has ranks paired.
+    """
+    names = list(dict.fromkeys(node_of))
+    members = {name: [r for r, n in enumerate(node_of) if n == name] for name in names}
+    intra, inter, link = list(range(len(node_of))), list(range(len(node_of))), list(range(len(node_of)))
+    for index, name in enumerate(names):
+        ranks = members[name]
+        for i, rank in enumerate(ranks):
+            if i ^ 1 < len(ranks):
+                intra[rank] = ranks[i ^ 1]
+            if index ^ 1 < len(names) and i < len(members[names[index ^ 1]]):
+                link[rank] = members[names[index ^ 1]][i]
+    first, second = members[names[0]][0], members[names[1]][0]
+    inter[first], inter[second] = second, first
+    return {"intra": intra, "inter": inter, "link": link}
+
+
 def _repeat(nbytes: int, budget: float = 0.05, most: int = 200) -> int:
     return max(3, min(most, int(budget / max(nbytes / 2e9, 2e-6))))
 
@@ -68,9 +101,9 @@ def _offsets(nbytes: int, repeats: int) -> list[int]:
 Exchange = Callable[[int, int], tuple[Callable[[], None], Callable[[], None]]]  # (offset, bytes) -> (run, release)
 
 
-def _host_exchange(comm: Any, room: int, buffers: BufferSpec) -> Exchange:
-    """Sendrecv with the partner on host buffers placed as ``buffers`` says."""
-    rank, partner = comm.Get_rank(), _partner(comm)
+def _host_exchange(comm: Any, room: int, buffers: BufferSpec, partner: int) -> Exchange:
+    """Sendrecv with ``partner`` on host buffers placed as ``buffers`` says."""
+    rank = comm.Get_rank()
     send, recv = _filled(room, np.uint8, 1, buffers), _filled(room, np.uint8, 2, buffers)
 
     def prepare(offset: int, nbytes: int) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -85,10 +118,10 @@ def _host_exchange(comm: Any, room: int, buffers: BufferSpec) -> Exchange:
     return prepare
 
 
-def _device_exchange(comm: Any, room: int, device: Any) -> Exchange:
-    """A send and a receive with the partner on device buffers through the device's transport, the stream
+def _device_exchange(comm: Any, room: int, device: Any, partner: int) -> Exchange:
+    """A send and a receive with ``partner`` on device buffers through the device's transport, the stream
     synchronised at the end (requests made and freed outside the clock)."""
-    rank, partner = comm.Get_rank(), _partner(comm)
+    rank = comm.Get_rank()
     spec, transport = device.transport, device.transport.make(comm)
     send, recv = device.empty(room, np.uint8), device.empty(room, np.uint8)
     send.fill(1)
@@ -114,15 +147,17 @@ def _device_exchange(comm: Any, room: int, device: Any) -> Exchange:
 
 
 def exchange_times(
-    comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None
+    comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None, partner: int | None = None
 ) -> list[float]:
     """Median exchange time per size, the slowest rank's, the messages walking a 64 MiB window (the first two
-    untimed): cold data, as the chunks of a large vector. On a GPU ``device``, through its transport."""
+    untimed): cold data, as the chunks of a large vector. On a GPU ``device``, through its transport. Each rank
+    exchanges with ``partner`` (default rank XOR 1; its own rank: it sits out)."""
     from mpi4py import MPI
 
     room = max(max(sizes), WINDOW)
     gpu = device is not None and device.name == "gpu"
-    prepare = _device_exchange(comm, room, device) if gpu else _host_exchange(comm, room, buffers)
+    partner = _partner(comm) if partner is None else partner
+    prepare = _device_exchange(comm, room, device, partner) if gpu else _host_exchange(comm, room, buffers, partner)
     results = []
     for nbytes in sizes:
         timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
@@ -196,12 +231,15 @@ def reduce_times(
     return times
 
 
-def hot_exchange_times(comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED) -> list[float]:
+def hot_exchange_times(
+    comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, partner: int | None = None
+) -> list[float]:
     """Median Sendrecv exchange time per size, the slowest rank's, on the same buffers back to back, as a
     benchmark loop reuses an all-reduce's buffers: whatever fits in the caches stays there."""
     from mpi4py import MPI
 
-    rank, partner = comm.Get_rank(), _partner(comm)
+    rank = comm.Get_rank()
+    partner = _partner(comm) if partner is None else partner
     # one pair of buffers at the largest size, viewed from the start for each, as the harness allocates
     send, recv = _filled(max(sizes), np.uint8, 1, buffers), _filled(max(sizes), np.uint8, 2, buffers)
     results = []
@@ -239,13 +277,13 @@ def hot_reduce_times(dtype: str, sizes: list[int], buffers: BufferSpec = PAGE_AL
 
 
 def cache_steps(
-    comm: Any, model: CostModel, dtype: str, buffers: BufferSpec = PAGE_ALIGNED
+    comm: Any, model: CostModel, dtype: str, buffers: BufferSpec = PAGE_ALIGNED, partner: int | None = None
 ) -> tuple[list[CacheStep], dict[str, list[float]]]:
     """β and γ factors per vector size W: half-vector exchanges and reductions on the same buffers again and
     again (hot where W fits in the caches), per byte over the cold model's (α taken off). Factors only grow
     with W (a noisy dip is flattened) and stay within (0, 1]."""
     pieces = [window // 2 for window in CACHE_WINDOWS]
-    exchange = hot_exchange_times(comm, pieces, buffers)
+    exchange = hot_exchange_times(comm, pieces, buffers, partner)
     reduce = [comm.allreduce(t, op=_max()) for t in hot_reduce_times(dtype, pieces, buffers)]
     steps, beta_floor, gamma_floor = [], 1.0, 1.0
     for window, piece, hot, kernel in reversed(list(zip(CACHE_WINDOWS, pieces, exchange, reduce, strict=True))):
@@ -257,11 +295,25 @@ def cache_steps(
     return steps[::-1], {"windows": CACHE_WINDOWS, "exchange": exchange, "reduce": reduce}
 
 
-def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None) -> dict[str, Any]:
+def calibrate(
+    comm: Any,
+    dtypes: list[str],
+    buffers: BufferSpec = PAGE_ALIGNED,
+    device: Any = None,
+    node_of: list[int] | None = None,
+) -> dict[str, Any]:
     """Measure and fit, on buffers placed as ``buffers`` says (on ``device``'s GPU when it has one); the
-    record stored in results (model, fit quality and the raw points)."""
+    record stored in results (model, fit quality and the raw points). When ``node_of`` (each rank's node)
+    names more than one node, the model has two levels: ``model`` is the intra-node one, and ``inter``
+    holds one flow alone between nodes and a node's link shared by all its flows."""
     gpu = device is not None and device.name == "gpu"
-    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device)
+    spans = node_of is not None and len(set(node_of)) > 1
+    partners = node_partners(node_of) if spans else None
+    rank = comm.Get_rank()
+    intra_partner = partners["intra"][rank] if partners else None
+    if partners and all(partner == r for r, partner in enumerate(partners["intra"])):
+        intra_partner = partners["inter"][rank]  # one rank per node: no node-mates, no intra-node level to measure
+    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device, intra_partner)
     segments = fit_segments(EXCHANGE_SIZES, exchange)
     gammas, reductions = {}, {}
     for dtype in dtypes:
@@ -280,12 +332,11 @@ def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED, 
         if device.transport.kind == "staged":
             where["staging"] = staging_rates(device, REDUCE_SIZES)
     else:
-        steps, probe = cache_steps(comm, cold, dtypes[0], buffers)
+        steps, probe = cache_steps(comm, cold, dtypes[0], buffers, intra_partner)
         model = replace(cold, cache=tuple(steps))
-    return {
+    record = {
         **where,
         "model": model.to_dict(),
-        "extrapolation": extrapolation(model, dtypes[0]),
         "fit": quality(model, EXCHANGE_SIZES, exchange),
         "exchange": {"sizes": EXCHANGE_SIZES, "seconds": exchange},
         "reduce": {"sizes": REDUCE_SIZES, "seconds": reductions},
@@ -293,6 +344,44 @@ def calibrate(comm: Any, dtypes: list[str], buffers: BufferSpec = PAGE_ALIGNED, 
         "p": comm.Get_size(),
         "align": buffers.name,
         "huge_pages": buffers.huge_pages,
+    }
+    if partners:
+        record["inter"] = _inter_level(comm, partners, node_of, gammas, buffers, device)
+        record["node_of"] = list(node_of)
+    record["extrapolation"] = extrapolation(load_calibration(record), dtypes[0])
+    return record
+
+
+LINK_SIZES = [1 << 20, 4 << 20, 16 << 20]
+
+
+def _inter_level(
+    comm: Any,
+    partners: dict[str, list[int]],
+    node_of: list[int],
+    gammas: dict[str, float],
+    buffers: BufferSpec,
+    device: Any,
+) -> dict[str, Any]:
+    """One flow alone between two nodes (α and β of the network), then every rank of each node at once with a
+    rank of another (β of a node's link, shared by its flows: seconds per byte of all of them together)."""
+    rank = comm.Get_rank()
+    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device, partners["inter"][rank])
+    inter = CostModel(fit_segments(EXCHANGE_SIZES, exchange), gammas)
+    shared = exchange_times(comm, LINK_SIZES, buffers, device, partners["link"][rank])
+    flows = min(
+        sum(1 for r, partner in enumerate(partners["link"]) if node_of[r] == node and partner != r)
+        for node in set(node_of)
+        if any(partner != r for r, partner in enumerate(partners["link"]) if node_of[r] == node)
+    )
+    per_byte = [max(t - inter.segment(n).alpha, 0.0) / (n * flows) for n, t in zip(LINK_SIZES, shared, strict=True)]
+    return {
+        "model": inter.to_dict(),
+        "link_beta": float(np.median(per_byte)),
+        "flows": flows,
+        "fit": quality(inter, EXCHANGE_SIZES, exchange),
+        "exchange": {"sizes": EXCHANGE_SIZES, "seconds": exchange},
+        "link": {"sizes": LINK_SIZES, "seconds": shared},
     }
 
 
@@ -302,7 +391,7 @@ def _max() -> Any:
     return MPI.MAX
 
 
-def predict(model: CostModel, row: dict[str, Any]) -> float | None:
+def predict(model: Model, row: dict[str, Any]) -> float | None:
     """The model's time for a result row (None for algorithms without a cost function)."""
     try:
         collectives.get(row["algo"])
@@ -327,6 +416,15 @@ def describe_calibration(record: dict[str, Any]) -> str:
         beta, gamma = model.cache_factors(1 << 20)
         gammas += f"; in cache (1 MiB vectors) beta x{beta:.2f}, gamma x{gamma:.2f}"
     fit = record["fit"]
+    inter = record.get("inter")
+    if inter:
+        segment = CostModel.from_dict(inter["model"]).segments[-1]
+        rate = f"{1 / segment.beta / 1e9:.3f} GB/s" if segment.beta > 0 else "inf GB/s"
+        link = f"{1 / inter['link_beta'] / 1e9:.3f} GB/s" if inter["link_beta"] > 0 else "not shared"
+        gammas += (
+            f"; between nodes alpha {segment.alpha * 1e6:.1f} us, beta {rate} (one flow), a node's link {link} "
+            f"({inter['flows']} flows), R2 {inter['fit']['r2']:.3f}"
+        )
     where = ""
     if record.get("device") == "gpu":
         where = f" on the GPU over {record['transport']}"
@@ -340,16 +438,22 @@ def describe_calibration(record: dict[str, Any]) -> str:
     )
 
 
-def extrapolation(model: CostModel, dtype: str, ranks_per_node: int = 8) -> dict[str, Any]:
-    """Predicted seconds of every modelled algorithm for p = 2..4096 at a few sizes, stored with the
-    calibration so reports can draw the curves from the file alone."""
+def extrapolation(machine: Machine, dtype: str, ranks_per_node: int = 8) -> dict[str, Any]:
+    """Predicted seconds of every modelled algorithm for p = 2..4096 at a few sizes (p/8 nodes of 8 ranks,
+    packed, on a two-level machine), stored with the calibration so reports can draw the curves from the file
+    alone."""
     ranks = powers_of_two(2, 4096)
     sizes = [1 << 10, 1 << 20, 64 << 20]
+    models = [machine.placed(layout(max(1, p // ranks_per_node), min(p, ranks_per_node))) for p in ranks]
     curves = {
         str(nbytes): {
-            algo: [predict_time(model, algo, p, nbytes, dtype, ranks_per_node) for p in ranks] for algo in MODELLED
+            algo: [predict_time(m, algo, p, nbytes, dtype, ranks_per_node) for m, p in zip(models, ranks, strict=True)]
+            for algo in MODELLED
         }
         for nbytes in sizes
     }
-    bounds = {str(nbytes): [max(lower_bounds(model, p, nbytes).values()) for p in ranks] for nbytes in sizes}
+    bounds = {
+        str(nbytes): [max(lower_bounds(m, p, nbytes).values()) for m, p in zip(models, ranks, strict=True)]
+        for nbytes in sizes
+    }
     return {"ranks": ranks, "dtype": dtype, "ranks_per_node": ranks_per_node, "seconds": curves, "bound": bounds}

@@ -1,15 +1,65 @@
-"""Extrapolating the fitted cost model: every algorithm at any p and size, crossovers, bounds, tuning."""
+"""Extrapolating the fitted cost model: every algorithm at any p and size, crossovers, bounds, tuning.
+
+A calibration that spanned nodes has two levels (:class:`Machine` with ``inter``); placed on a layout of
+N nodes x L ranks in a rank order (:func:`layout`) it charges each algorithm on the links it crosses.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import collectives
 from collectives.blocks import mesh_shape
-from collectives.costmodel import CostModel, lg
+from collectives.costmodel import CostModel, TwoLevel, lg
+
+from .topology import positions
 
 MODELLED = ("ring", "tree", "mesh", "rhd", "ps", "hier")
+Model = CostModel | TwoLevel
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What a calibration measured: one level, or two when it spanned nodes (``inter``: one flow alone between
+    nodes; ``link_beta``: seconds per byte of a node's link shared by all its flows)."""
+
+    intra: CostModel
+    inter: CostModel | None = None
+    link_beta: float = 0.0
+
+    def placed(self, node_of: list[int] | None) -> Model:
+        """The model for ranks on these nodes (communicator order); one level when they share one node."""
+        if self.inter is None or not node_of or len(set(node_of)) < 2:
+            return self.intra
+        return TwoLevel(self.intra, self.inter, self.link_beta, node_of)
+
+
+def load_calibration(record: dict[str, Any]) -> Machine:
+    """The machine a stored calibration record describes."""
+    intra = CostModel.from_dict(record["model"])
+    inter = record.get("inter")
+    if not inter:
+        return Machine(intra)
+    return Machine(intra, CostModel.from_dict(inter["model"]), float(inter["link_beta"]))
+
+
+def layout(nodes: int, per_node: int, order: str = "packed") -> list[int]:
+    """The node of each rank, in communicator order, for ``nodes`` x ``per_node`` ranks in ``order``."""
+    world = [r // per_node for r in range(nodes * per_node)]
+    node_of = [0] * len(world)
+    for rank, position in enumerate(positions(world, order)):
+        node_of[position] = world[rank]
+    return node_of
+
+
+def row_layout(row: dict[str, Any]) -> list[int] | None:
+    """The layout a result row ran on, when it says (nodes, ranks per node and rank order)."""
+    nodes, per_node = int(row.get("nodes") or 1), int(row.get("ranks_per_node") or 0)
+    if nodes < 2 or per_node < 1 or nodes * per_node != int(row["p"]):
+        return None
+    return layout(nodes, per_node, str(row.get("rank_order") or "packed"))
 
 
 def default_params(algo: str, p: int, nbytes: int, ranks_per_node: int) -> dict[str, Any] | None:
@@ -27,24 +77,31 @@ def default_params(algo: str, p: int, nbytes: int, ranks_per_node: int) -> dict[
     return {}
 
 
-def cost_at(algo: str, model: CostModel, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
+def cost_at(algo: str, model: Model, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
     """``algo``'s cost function evaluated with the model for an all-reduce of ``nbytes`` (its cache factors)."""
     return collectives.get(algo).cost(model.at(nbytes), p, nbytes, dtype, params)
 
 
-def predict_time(model: CostModel, algo: str, p: int, nbytes: int, dtype: str, ranks_per_node: int) -> float | None:
+def predict_time(model: Model, algo: str, p: int, nbytes: int, dtype: str, ranks_per_node: int) -> float | None:
     params = default_params(algo, p, nbytes, ranks_per_node)
     if params is None:
         return None
     return cost_at(algo, model, p, nbytes, dtype, params)
 
 
-def lower_bounds(model: CostModel, p: int, nbytes: int) -> dict[str, float]:
-    """⌈lg p⌉·α (no all-reduce has fewer rounds) and 2(p-1)/p·n·β (none moves fewer bytes per rank)."""
-    return {"latency": lg(p) * model.alpha, "bandwidth": 2 * (p - 1) / p * nbytes * model.at(nbytes).beta}
+def lower_bounds(model: Model, p: int, nbytes: int) -> dict[str, float]:
+    """⌈lg p⌉·α (no all-reduce has fewer rounds) and 2(p-1)/p·n·β (none moves fewer bytes per rank). On two
+    levels, also 2(N-1)/N·n through each of N nodes' links, at best at the link's rate or L flows' alone."""
+    bandwidth = 2 * (p - 1) / p * nbytes * model.at(nbytes).beta
+    if isinstance(model, TwoLevel):
+        inside, across = model.node_split()
+        nodes, per_node = len(across[0]), len(inside[0])
+        link = max(model.link_beta, model.inter.segment(nbytes).beta / per_node)
+        bandwidth = max(bandwidth, 2 * (nodes - 1) / nodes * nbytes * link)
+    return {"latency": lg(p) * model.alpha, "bandwidth": bandwidth}
 
 
-def winners(model: CostModel, p: int, sizes: list[int], dtype: str, algos: list[str], ranks_per_node: int):
+def winners(model: Model, p: int, sizes: list[int], dtype: str, algos: list[str], ranks_per_node: int):
     """[(size, best algorithm, its time)] over ``sizes``."""
     table = []
     for nbytes in sizes:
@@ -56,7 +113,7 @@ def winners(model: CostModel, p: int, sizes: list[int], dtype: str, algos: list[
 
 
 def crossover(
-    model: CostModel, first: str, second: str, p: int, dtype: str, ranks_per_node: int, lo: int = 8, hi: int = 1 << 34
+    model: Model, first: str, second: str, p: int, dtype: str, ranks_per_node: int, lo: int = 8, hi: int = 1 << 34
 ) -> int | None:
     """The smallest size (bytes, to 1%) from which ``second`` is faster than ``first``, if it becomes so."""
 

@@ -8,6 +8,15 @@ dtype costs ``γ·n``. Times are seconds, sizes bytes. Pure arithmetic: no MPI, 
 moves and reduces its chunks several times faster, so the model also carries measured cache
 steps: for a working set of W bytes, β and γ are scaled by factors (1 for cold data) interpolated
 between the measured windows. :meth:`CostModel.at` gives the model for one all-reduce's vector.
+
+Two levels (:class:`TwoLevel`): ranks sit on nodes, a fast link inside a node and a slower network
+between nodes. A message between node-mates costs the intra-node model's time; one between nodes
+costs ``α_inter + n·max(β_inter, k·β_link)``, where β_inter is one flow alone on the network and
+β_link a node's link shared by all its flows: k is the number of flows that leave the sender's
+node, or enter the receiver's, in the same round (the busier of the two). An algorithm's cost
+function names the pattern of each round (:func:`pattern_pairs`: which rank sends to which), and
+the model charges the round its slowest message, on the links it actually crosses with the rank
+order and mapping in use. A flat :class:`CostModel` charges every round one message.
 """
 
 from __future__ import annotations
@@ -64,6 +73,14 @@ class CostModel:
                 return low.beta + t * (high.beta - low.beta), low.gamma + t * (high.gamma - low.gamma)
         return 1.0, 1.0
 
+    def round(self, pattern: tuple, nbytes: float) -> float:
+        """Seconds for a round in which ranks send ``nbytes`` each along ``pattern``: one message here."""
+        return self.message(nbytes)
+
+    def split(self, groups: list[list[int]]) -> CostModel:
+        """The model for sub-communicators (lists of this model's ranks) running at once: the same model."""
+        return self
+
     def segment(self, nbytes: float) -> Segment:
         """The protocol segment a message of ``nbytes`` falls in."""
         return next((s for s in self.segments if nbytes <= s.upto), self.segments[-1])
@@ -110,6 +127,175 @@ class CostModel:
         return cls(segments, {k: float(v) for k, v in data.get("gamma", {}).items()}, cache)
 
 
+class Time(float):
+    """Seconds, with the part each level's latency, bandwidth and the reductions contribute (``parts``), so a
+    cost function written with + and * also says where its time goes."""
+
+    parts: dict[str, float]
+
+    def __new__(cls, seconds: float, parts: dict[str, float]) -> Time:
+        value = super().__new__(cls, seconds)
+        value.parts = parts
+        return value
+
+    def __add__(self, other: float) -> Time:
+        merged = dict(self.parts)
+        for key, value in getattr(other, "parts", {}).items():
+            merged[key] = merged.get(key, 0.0) + value
+        return Time(float(self) + float(other), merged)
+
+    __radd__ = __add__
+
+    def __mul__(self, factor: float) -> Time:
+        return Time(float(self) * factor, {key: value * factor for key, value in self.parts.items()})
+
+    __rmul__ = __mul__
+
+
+def parts(seconds: float) -> dict[str, float]:
+    """Where ``seconds`` (a cost) went, by level and term; empty for a flat model's plain float."""
+    return dict(getattr(seconds, "parts", {}))
+
+
+def rhd_rank(p: int, v: int) -> int:
+    """Recursive halving-doubling's new rank ``v`` (of the 2^floor(lg p) that remain after the fold) as a rank of p."""
+    q = p - (1 << (p.bit_length() - 1))
+    return 2 * v + 1 if v < q else v + q
+
+
+def pattern_pairs(pattern: tuple) -> list[tuple[int, int]]:
+    """The (sender, receiver) ranks of one round of a named pattern:
+
+    - ``("ring", p)``: every rank to the next, around the ring;
+    - ``("xor", p, d)``: recursive halving-doubling's exchange at distance d (both ways);
+    - ``("fold", p)``: its fold, each even rank of the first 2(p - 2^floor(lg p)) to the odd one above;
+    - ``("binomial", p, k)``: ranks whose lowest set bit is 2^k to that rank less 2^k;
+    - ``("trees", p, trees)``: every child to its parent in ``trees`` (tuples of parent ranks, None at the root);
+    - ``("pair", a, b)``: one message.
+    """
+    kind, *args = pattern
+    if kind == "ring":
+        (p,) = args
+        return [(i, (i + 1) % p) for i in range(p)] if p > 1 else []
+    if kind == "xor":
+        p, d = args
+        pow2 = 1 << (p.bit_length() - 1)
+        return [(rhd_rank(p, v), rhd_rank(p, v ^ d)) for v in range(pow2)]
+    if kind == "fold":
+        (p,) = args
+        return [(2 * i, 2 * i + 1) for i in range(p - (1 << (p.bit_length() - 1)))]
+    if kind == "binomial":
+        p, k = args
+        return [(r, r - (1 << k)) for r in range(1, p) if r & -r == 1 << k]
+    if kind == "trees":
+        _, trees = args
+        return [(child, parent) for tree in trees for child, parent in enumerate(tree) if parent is not None]
+    if kind == "pair":
+        return [tuple(args)]
+    raise ValueError(f"unknown pattern {kind!r}")
+
+
+class TwoLevel:
+    """A machine of nodes: ``intra`` between node-mates, ``inter`` (one flow alone) between nodes, ``link_beta``
+    the seconds per byte of a node's link shared by all its flows (0: no shared link, as between logical nodes
+    of one machine). ``node_of[r]`` is the node of rank r (communicator order, the rank order applied);
+    ``groups`` lists the sub-communicators a cost is charged for, all running at once (default: all ranks)."""
+
+    def __init__(
+        self,
+        intra: CostModel,
+        inter: CostModel,
+        link_beta: float,
+        node_of: list[int] | tuple[int, ...],
+        groups: tuple[tuple[int, ...], ...] | None = None,
+        summaries: dict | None = None,
+    ):
+        self.intra, self.inter, self.link_beta = intra, inter, link_beta
+        self.node_of = tuple(node_of)
+        self.groups = groups if groups is not None else (tuple(range(len(self.node_of))),)
+        self._summaries = {} if summaries is None else summaries  # groups -> pattern -> {(between nodes, k)}
+        self._classes_of = self._summaries.setdefault(self.groups, {})
+
+    @property
+    def gamma(self) -> dict[str, float]:
+        return self.intra.gamma
+
+    @property
+    def alpha(self) -> float:
+        return self.intra.alpha
+
+    @property
+    def beta(self) -> float:
+        return self.intra.beta
+
+    def at(self, working_set: float) -> TwoLevel:
+        """Cache factors apply inside a node; the network between nodes is not cached."""
+        return TwoLevel(self.intra.at(working_set), self.inter, self.link_beta, self.node_of, self.groups, self._summaries)
+
+    def split(self, groups: list[list[int]]) -> TwoLevel:
+        """Sub-communicators of each of this model's groups (local ranks), all at once."""
+        nested = tuple(tuple(group[i] for i in sub) for group in self.groups for sub in groups)
+        return TwoLevel(self.intra, self.inter, self.link_beta, self.node_of, nested, self._summaries)
+
+    def node_split(self) -> tuple[list[list[int]], list[list[int]]]:
+        """(the ranks of each node, the ranks with the same index on every node), as local ranks of a group."""
+        if ("node split",) not in self._classes_of:
+            by_node: dict[int, list[int]] = {}
+            for i, rank in enumerate(self.groups[0]):
+                by_node.setdefault(self.node_of[rank], []).append(i)
+            inside = list(by_node.values())
+            across = [[members[j] for members in inside] for j in range(min(len(m) for m in inside))]
+            self._classes_of[("node split",)] = (inside, across)
+        return self._classes_of[("node split",)]
+
+    def message(self, nbytes: float) -> float:
+        """One message between node-mates."""
+        return self.intra.message(nbytes)
+
+    def reduce(self, nbytes: float, dtype: str) -> Time:
+        seconds = self.intra.reduce(nbytes, dtype)
+        return Time(seconds, {"reduce": seconds})
+
+    def _classes(self, pattern: tuple) -> frozenset[tuple[bool, int]]:
+        """The kinds of message in one round of ``pattern`` over every group: (between nodes, flows sharing)."""
+        classes = self._classes_of.get(pattern)
+        if classes is None:
+            pairs = pattern_pairs(pattern)
+            node = self.node_of
+            flows = [(node[g[a]], node[g[b]]) for g in self.groups for a, b in pairs]
+            out: dict[int, int] = {}
+            into: dict[int, int] = {}
+            for src, dst in flows:
+                if src != dst:
+                    out[src] = out.get(src, 0) + 1
+                    into[dst] = into.get(dst, 0) + 1
+            classes = frozenset((src != dst, max(out[src], into[dst]) if src != dst else 1) for src, dst in flows)
+            self._classes_of[pattern] = classes
+        return classes
+
+    def round(self, pattern: tuple, nbytes: float) -> Time:
+        """Seconds for a round in which ranks send ``nbytes`` each along ``pattern``: its slowest message."""
+        slowest = Time(0.0, {})
+        for between, sharing in self._classes(pattern):
+            level = self.inter if between else self.intra
+            segment = level.segment(nbytes)
+            beta = max(segment.beta, sharing * self.link_beta) if between else segment.beta
+            name = "inter" if between else "intra"
+            seconds = segment.alpha + beta * nbytes
+            if seconds > slowest:
+                slowest = Time(seconds, {f"{name} latency": segment.alpha, f"{name} bandwidth": beta * nbytes})
+        return slowest
+
+
+def node_split(model: CostModel | TwoLevel, p: int, per_node: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(each node's ranks, the ranks with one index on every node): the model's nodes, or blocks of ``per_node``."""
+    if isinstance(model, TwoLevel):
+        return model.node_split()
+    per_node = max(1, min(per_node, p))
+    inside = [list(range(start, start + per_node)) for start in range(0, p, per_node)]
+    return inside, [list(range(j, p, per_node)) for j in range(per_node)]
+
+
 def lg(p: int) -> int:
     """⌈log2 p⌉ (0 for p = 1)."""
     return max(0, (p - 1).bit_length())
@@ -122,27 +308,22 @@ def chunks(elements_bytes: float, chunk: float | None) -> int:
     return max(1, math.ceil(elements_bytes / chunk))
 
 
-def ring_cost(model: CostModel, p: int, n: float, dtype: str, chunk: float | None) -> float:
+def ring_cost(model: CostModel | TwoLevel, p: int, n: float, dtype: str, chunk: float | None) -> float:
     """Pipelined ring: 2(p-1) steps of c chunks of n/(pc) bytes; (p-1) reductions of n/p."""
-    if p <= 1:
-        return 0.0
-    block = n / p
-    c = chunks(block, chunk)
-    return 2 * (p - 1) * c * model.message(block / c) + (p - 1) * model.reduce(block, dtype)
+    return ring_reduce_scatter_cost(model, p, n, dtype, chunk) + ring_all_gather_cost(model, p, n, chunk)
 
 
-def ring_reduce_scatter_cost(model: CostModel, p: int, n: float, dtype: str, chunk: float | None) -> float:
+def ring_reduce_scatter_cost(model: CostModel | TwoLevel, p: int, n: float, dtype: str, chunk: float | None) -> float:
     """Half a ring: the reduce-scatter (or, without the reductions, the all-gather)."""
     if p <= 1:
         return 0.0
-    block = n / p
-    c = chunks(block, chunk)
-    return (p - 1) * c * model.message(block / c) + (p - 1) * model.reduce(block, dtype)
+    return ring_all_gather_cost(model, p, n, chunk) + (p - 1) * model.reduce(n / p, dtype)
 
 
-def ring_all_gather_cost(model: CostModel, p: int, n: float, chunk: float | None) -> float:
+def ring_all_gather_cost(model: CostModel | TwoLevel, p: int, n: float, chunk: float | None) -> float:
+    """(p-1) steps of c chunks of n/(pc) bytes, every rank to the next; the slowest hop sets each step's pace."""
     if p <= 1:
         return 0.0
     block = n / p
     c = chunks(block, chunk)
-    return (p - 1) * c * model.message(block / c)
+    return (p - 1) * c * model.round(("ring", p), block / c)

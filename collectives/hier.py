@@ -27,7 +27,7 @@ from typing import Any
 
 from .base import Unsupported, create, get, register
 from .blocks import block_bounds, chunks_for
-from .costmodel import ring_all_gather_cost, ring_reduce_scatter_cost
+from .costmodel import node_split, ring_all_gather_cost, ring_reduce_scatter_cost
 from .engine import run_chain
 from .ring import ring_steps
 from .scheduled import MiB, Scheduled
@@ -89,12 +89,16 @@ class Hierarchical(Scheduled):
 
     @classmethod
     def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float | None:
-        local, nodes = int(params.get("ranks_per_node", p)), int(params.get("nodes", 1))
+        inside, across = node_split(model, p, int(params.get("ranks_per_node", p)))
+        local, nodes = len(inside[0]), len(across[0])
         chunk = params.get("chunk", cls.options["chunk"])
-        inner = ring_reduce_scatter_cost(model, local, nbytes, dtype, chunk) + ring_all_gather_cost(
-            model, local, nbytes, chunk
+        # every node's ring at once; then the L all-reduces across nodes at once, sharing the nodes' links
+        node_rings = model.split(inside)
+        inner = ring_reduce_scatter_cost(node_rings, local, nbytes, dtype, chunk) + ring_all_gather_cost(
+            node_rings, local, nbytes, chunk
         )
-        outer = get(params.get("outer", "ring")).cost(model, nodes, int(nbytes / max(local, 1)), dtype, {})
+        outer_cost = get(params.get("outer", "ring")).cost
+        outer = outer_cost(model.split(across), nodes, int(nbytes / max(local, 1)), dtype, {})
         return None if outer is None else inner + outer
 
     def plan(self, sendbuf: Any, recvbuf: Any):

@@ -72,8 +72,11 @@ class Mesh(Scheduled):
         shape = params.get("mesh") or "x".join(map(str, mesh_shape(p)))
         x, y = parse_mesh(shape)
         chunk = params.get("chunk", cls.options["chunk"])
-        rows = ring_reduce_scatter_cost(model, x, nbytes, dtype, chunk) + ring_all_gather_cost(model, x, nbytes, chunk)
-        return rows + ring_cost(model, y, nbytes / x, dtype, chunk)
+        # all rows at once, then all columns at once, each charged on the links its ranks cross
+        rows = model.split([[r * x + j for j in range(x)] for r in range(y)])
+        columns = model.split([[r * x + j for r in range(y)] for j in range(x)])
+        phases = ring_reduce_scatter_cost(rows, x, nbytes, dtype, chunk) + ring_all_gather_cost(rows, x, nbytes, chunk)
+        return phases + ring_cost(columns, y, nbytes / x, dtype, chunk)
 
     def plan(self, sendbuf: Any, recvbuf: Any):
         x, y, n = self.x, self.y, self.count

@@ -8,7 +8,8 @@ sends the result back to everyone.
 
 The centralised architecture that all-reduce algorithms replaced: the server's link carries
 (p-1)·n bytes in each direction, so its time grows linearly with p.
-Cost: 2(p-1)·(α + nβ) + (p-1)·nγ at the server.
+Cost: 2(p-1)·(α + nβ) + (p-1)·nγ at the server; on two levels its node-mates' messages at the
+intra-node price and the others' at the inter-node one.
 
 Source: Li et al., "Scaling distributed machine learning with the parameter server", OSDI 2014;
 the comparison baseline in Sergeev & Del Balso, "Horovod", arXiv:1802.05799, 2018.
@@ -19,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Unsupported, register
+from .costmodel import node_split
 from .scheduled import Scheduled
 
 
@@ -38,7 +40,17 @@ class ParameterServer(Scheduled):
     @classmethod
     def cost(cls, model: Any, p: int, nbytes: int, dtype: str, params: dict[str, Any]) -> float:
         """The server receives, reduces and sends back p-1 whole vectors, one after another."""
-        return (p - 1) * (2 * model.message(nbytes) + model.reduce(nbytes, dtype))
+        root = int(params.get("root", 0))
+        inside, _ = node_split(model, p, p)
+        mates = set(next(node for node in inside if root in node)) - {root}
+        total = 0.0
+        # one message in and one out per worker: the server's node-mates at one price, the others at another
+        for workers in (sorted(mates), [r for r in range(p) if r != root and r not in mates]):
+            if workers:
+                r = workers[0]
+                each = model.round(("pair", r, root), nbytes) + model.round(("pair", root, r), nbytes)
+                total += len(workers) * (each + model.reduce(nbytes, dtype))
+        return total
 
     def plan(self, sendbuf: Any, recvbuf: Any):
         root, p, transport, reduce = self.settings["root"], self.size, self.transport, self.reduce

@@ -65,13 +65,15 @@ class RecursiveHalvingDoubling(Scheduled):
         steps = pow2.bit_length() - 1
         fold = 0.0
         if p != pow2:  # send whole vector in, reduce it, send the result back out
-            fold = 2 * model.message(nbytes) + model.reduce(nbytes, dtype)
+            fold = 2 * model.round(("fold", p), nbytes) + model.reduce(nbytes, dtype)
         if params.get("variant") == "doubling":
-            return fold + steps * (model.message(nbytes) + model.reduce(nbytes, dtype))
+            return fold + sum(
+                model.round(("xor", p, 1 << k), nbytes) + model.reduce(nbytes, dtype) for k in range(steps)
+            )
         total = fold
-        for k in range(1, steps + 1):  # halving: n/2, n/4, ... ; doubling back the same sizes
+        for k in range(1, steps + 1):  # halving: n/2 at distance p'/2, n/4 at p'/4, ...; doubling back the same
             piece = nbytes / 2**k
-            total += 2 * model.message(piece) + model.reduce(piece, dtype)
+            total += 2 * model.round(("xor", p, pow2 >> k), piece) + model.reduce(piece, dtype)
         return total
 
     def plan(self, sendbuf: Any, recvbuf: Any):

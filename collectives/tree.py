@@ -23,6 +23,7 @@ for all-reduce (NCCL 2.4, 2019).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,13 @@ from .scheduled import KiB, Scheduled
 from .trees import Tree, binary_tree, binomial_tree, double_binary_tree
 
 VARIANTS = ("auto", "binomial", "pipeline", "double")
+
+
+@functools.lru_cache(maxsize=64)
+def _parents(p: int, variant: str) -> tuple[tuple[int | None, ...], ...]:
+    """Each tree's parent of every rank, for the cost model (built once per p)."""
+    trees = double_binary_tree(p) if variant == "double" else (binary_tree(p, list(range(1, p + 1))),)
+    return tuple(tree.parent for tree in trees)
 
 
 @dataclass
@@ -81,15 +89,18 @@ class TreeAllreduce(Scheduled):
             return 0.0
         variant = params.get("variant", "binomial")
         if variant == "binomial":  # lg p rounds up with a reduction each, lg p rounds down
-            return lg(p) * (2 * model.message(nbytes) + model.reduce(nbytes, dtype))
+            return sum(
+                2 * model.round(("binomial", p, k), nbytes) + model.reduce(nbytes, dtype) for k in range(lg(p))
+            )
         depth = max(1, (p.bit_length() - 1))
-        trees = 2 if variant == "double" else 1
+        edges = ("trees", p, _parents(p, variant))
+        trees = len(edges[2])
         share = nbytes / trees
         c = chunks(share, params.get("chunk", cls.options["chunk"]))
         piece = share / c
         # per chunk slot an inner rank receives two children, reduces twice, sends up; then the
         # result comes down and goes to two children: about 3 message times up and 3 down
-        slot = 3 * model.message(piece) + 2 * model.reduce(piece, dtype) + 3 * model.message(piece)
+        slot = 6 * model.round(edges, piece) + 2 * model.reduce(piece, dtype)
         return (depth + trees * c - 1) * slot
 
     def plan(self, sendbuf: Any, recvbuf: Any):

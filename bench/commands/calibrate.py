@@ -19,6 +19,7 @@ from ..mpienv import thread_level
 from ..options import add_buffer_options, add_mpi_options, add_output_options, split_list
 from ..outdir import utc_now
 from ..results import ResultsWriter
+from ..topology import node_ids
 from .run import _claim_directory
 
 HELP = "measure and fit the cost model's alpha, beta and gamma"
@@ -52,7 +53,8 @@ def main(args: argparse.Namespace) -> int:
         if root
         else None
     )
-    record = {**calibrate(comm, dtypes, specs[0]), "nodes": meta["nodes"]}
+    node_of = node_ids(meta["hosts"], None)  # two levels when the job spans hosts
+    record = {**calibrate(comm, dtypes, specs[0], node_of=node_of), "nodes": meta["nodes"]}
     if writer:
         writer.add_calibration(record)
         writer.close({"end_time": utc_now(), "complete": True})

@@ -12,7 +12,6 @@ from typing import Any
 import collectives
 from collectives import ncclcomm
 from collectives.blocks import parse_mesh
-from collectives.costmodel import CostModel
 
 from ..buffers import check_itemsize, parse_align, transparent_huge_pages
 from ..calibrate import calibrate, describe_calibration
@@ -22,6 +21,7 @@ from ..environment import describe
 from ..errors import UsageError
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
 from ..memory import BUFFERS_PER_RANK, GPU_RESERVE_PER_RANK, available_host_memory, bytes_per_rank, check_fits
+from ..modeling import Machine, load_calibration
 from ..mpienv import agree, busy_wait_warning, thread_level
 from ..options import (
     add_buffer_options,
@@ -371,17 +371,22 @@ def main(args: argparse.Namespace) -> int:
 
         watchdog = Watchdog(args.timeout, comm.Get_rank(), close_partial)
     nwrong, rows = 0, 0
+    machines: dict[int, Machine] = {}
     for p in sizes:
         for order in orders:
             topology = split(comm, p, order, nodes, per_node)
             if topology is not None:
                 sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
                 if args.calibrate:
-                    record = {**calibrate(topology.comm, config.dtypes, config.buffers[0], device), **topology.fields()}
-                    if writer:
-                        writer.add_calibration(record)
-                    console.line(f"# {describe_calibration(record)}")
-                    sweeper.model = CostModel.from_dict(record["model"])
+                    node_of = topology.comm.allgather(topology.node)
+                    if p not in machines:  # the machine, measured once per size; placed in each rank order
+                        record = calibrate(topology.comm, config.dtypes, config.buffers[0], device, node_of)
+                        record.update(topology.fields())
+                        if writer:
+                            writer.add_calibration(record)
+                        console.line(f"# {describe_calibration(record)}")
+                        machines[p] = load_calibration(record)
+                    sweeper.model = machines[p].placed(node_of)
                 nwrong += sweeper.run()
                 rows += sweeper.rows
                 topology.comm.Free()

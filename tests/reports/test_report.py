@@ -170,6 +170,7 @@ def test_table_data_of_no_rows():
 
 def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
     from bench.calibrate import extrapolation
+    from bench.modeling import Machine
     from collectives.costmodel import CacheStep, CostModel, Segment
 
     model = CostModel(
@@ -189,7 +190,7 @@ def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
             "p": 4,
             "model": model.to_dict(),
             "fit": {"r2": 0.99, "median_rel_residual": 0.03},
-            "extrapolation": extrapolation(model, "float32"),
+            "extrapolation": extrapolation(Machine(model), "float32"),
         }
     ]
     (run / "results.json").write_text(json.dumps(document))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 
 import collectives
 from bench.fit import fit_gamma, fit_segments, quality, wls_line
-from bench.modeling import crossover, lower_bounds, predict_time, size_ranges, winners
-from collectives.costmodel import CacheStep, CostModel, Segment
+from bench.modeling import Machine, crossover, layout, lower_bounds, predict_time, row_layout, size_ranges, winners
+from bench.results import SCHEMA, SCHEMA_VERSION
+from collectives.costmodel import CacheStep, CostModel, Segment, parts
 
 MODEL = CostModel((Segment(math.inf, 1e-6, 1e-9),), {"float32": 5e-10})
 
@@ -130,3 +132,133 @@ def test_cost_model_round_trips_with_and_without_cache_steps():
     old = CACHED.to_dict()
     del old["cache"]  # result files written before cache steps existed
     assert CostModel.from_dict(old).cache == ()
+
+
+# Two levels: node-mates at 10 GB/s (α 1 µs), one flow between nodes at 1 GB/s (α 10 µs), a node's link 1 GB/s.
+INTRA = CostModel((Segment(math.inf, 1e-6, 1e-10),), {"float32": 5e-10})
+INTER = CostModel((Segment(math.inf, 1e-5, 1e-9),), {"float32": 5e-10})
+
+
+def two_level(nodes: int, per_node: int, order: str = "packed", link_beta: float = 1e-9):
+    return Machine(INTRA, INTER, link_beta).placed(layout(nodes, per_node, order))
+
+
+def test_layouts_place_ranks_on_nodes_in_rank_order():
+    assert layout(2, 2, "packed") == [0, 0, 1, 1]
+    assert layout(2, 2, "spread") == [0, 1, 0, 1]
+    assert layout(3, 2, "spread") == [0, 1, 2, 0, 1, 2]
+    assert row_layout({"p": 4, "nodes": 2, "ranks_per_node": 2, "rank_order": "spread"}) == [0, 1, 0, 1]
+    assert row_layout({"p": 4, "nodes": 1, "ranks_per_node": 4}) is None
+    assert Machine(INTRA, INTER, 1e-9).placed([0, 0, 0]) is INTRA  # one node: one level
+
+
+def test_ring_is_paced_by_its_slowest_hop_and_the_flows_sharing_a_link():
+    n, chunk = 4_000_000, 1 << 30
+    # packed 2x2: hops 0-1 and 2-3 inside nodes, 1-2 and 3-0 between them, one flow each way per node
+    hop = 1e-5 + 1e-9 * n / 4
+    expected = 6 * hop + 3 * 5e-4
+    assert collectives.get("ring").cost(two_level(2, 2), 4, n, "float32", {"chunk": chunk}) == pytest.approx(expected)
+    # spread: every hop crosses, two flows leave each node at once: the link halves each
+    shared = 1e-5 + 2e-9 * n / 4
+    spread = two_level(2, 2, "spread")
+    assert collectives.get("ring").cost(spread, 4, n, "float32", {"chunk": chunk}) == pytest.approx(
+        6 * shared + 3 * 5e-4
+    )
+    # no shared link (logical nodes of one machine): spread is as fast as one flow alone
+    unshared = two_level(2, 2, "spread", link_beta=0.0)
+    assert collectives.get("ring").cost(unshared, 4, n, "float32", {"chunk": chunk}) == pytest.approx(expected)
+
+
+def test_hier_charges_the_node_and_the_network_apart_and_says_where_the_time_goes():
+    n = 4_000_000
+    model = two_level(2, 2)
+    seconds = collectives.get("hier").cost(model, 4, n, "float32", {"chunk": 1 << 30})
+    # in the node: a ring of 2 on n (reduce-scatter + all-gather: 2 messages of n/2, one reduction of n/2);
+    # across: a ring of 2 on n/2, both local ranks' rings at once (2 flows per link): 2 messages of n/4 at 2 GB/s
+    inside = 2 * (1e-6 + 1e-10 * n / 2) + 5e-10 * n / 2
+    across = 2 * (1e-5 + 2e-9 * n / 4) + 5e-10 * n / 4
+    assert seconds == pytest.approx(inside + across)
+    share = parts(seconds)
+    assert share["inter bandwidth"] == pytest.approx(2 * 2e-9 * n / 4)
+    assert share["intra bandwidth"] == pytest.approx(2 * 1e-10 * n / 2)
+    assert sum(share.values()) == pytest.approx(seconds)
+    # the same split whatever the rank order: hier finds the nodes, not the ring neighbours
+    spread = collectives.get("hier").cost(two_level(2, 2, "spread"), 4, n, "float32", {"chunk": 1 << 30})
+    assert spread == pytest.approx(seconds)
+
+
+def test_rhd_and_tree_are_charged_by_their_partners_at_each_step():
+    n = 4_000_000
+    # packed 2x2, halving: distance 2 crosses nodes (2 flows per link, n/2), distance 1 stays inside (n/4)
+    expected = 2 * (1e-5 + 2e-9 * n / 2) + 5e-10 * n / 2 + 2 * (1e-6 + 1e-10 * n / 4) + 5e-10 * n / 4
+    assert collectives.get("rhd").cost(two_level(2, 2), 4, n, "float32", {}) == pytest.approx(expected)
+    # spread: distance 2 stays inside, distance 1 crosses
+    flipped = 2 * (1e-6 + 1e-10 * n / 2) + 5e-10 * n / 2 + 2 * (1e-5 + 2e-9 * n / 4) + 5e-10 * n / 4
+    assert collectives.get("rhd").cost(two_level(2, 2, "spread"), 4, n, "float32", {}) == pytest.approx(flipped)
+    # binomial tree on 2x2 packed: round 0 (1->0, 3->2) inside, round 1 (2->0) across, one flow
+    binomial = 2 * (1e-6 + 1e-10 * 1000) + 2 * (1e-5 + 1e-9 * 1000) + 2 * 5e-10 * 1000
+    assert collectives.get("tree").cost(two_level(2, 2), 4, 1000, "float32", {"variant": "binomial"}) == pytest.approx(
+        binomial
+    )
+
+
+def test_mesh_rows_inside_nodes_are_cheaper_than_rows_across():
+    n = 4_000_000
+    rows_inside = collectives.get("mesh").cost(two_level(2, 2), 4, n, "float32", {"mesh": "2x2"})
+    rows_across = collectives.get("mesh").cost(two_level(2, 2, "spread"), 4, n, "float32", {"mesh": "2x2"})
+    assert rows_inside < rows_across
+
+
+def test_a_flat_model_ignores_patterns_and_splits():
+    assert MODEL.round(("ring", 4), 1000) == MODEL.message(1000)
+    assert MODEL.split([[0, 1], [2, 3]]) is MODEL
+    assert parts(cost("ring", 4, 1000)) == {}
+
+
+def test_two_level_bounds_include_each_nodes_link():
+    model = two_level(4, 2)
+    bounds = lower_bounds(model, 8, 8_000_000)
+    assert bounds["bandwidth"] == pytest.approx(2 * 3 / 4 * 8_000_000 * 1e-9)
+
+
+def test_calibration_partners_inside_across_and_on_every_link():
+    from bench.calibrate import node_partners
+
+    partners = node_partners([0, 0, 1, 1, 2, 2])
+    assert partners["intra"] == [1, 0, 3, 2, 5, 4]
+    assert partners["inter"] == [2, 1, 0, 3, 4, 5]  # the first ranks of the first two nodes, alone
+    assert partners["link"] == [2, 3, 0, 1, 4, 5]  # the third node has no partner node: it sits out
+    assert node_partners([0, 1])["intra"] == [0, 1]
+
+
+def test_the_model_command_lays_a_two_level_calibration_on_n_nodes(tmp_path, capsys):
+    from bench.cli import main
+
+    record = {
+        "p": 4,
+        "model": INTRA.to_dict(),
+        "inter": {"model": INTER.to_dict(), "link_beta": 1e-9, "flows": 2, "fit": {"r2": 1.0}},
+        "fit": {"r2": 1.0, "median_rel_residual": 0.0},
+    }
+    (tmp_path / "results.json").write_text(json.dumps({"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "calibrations": [record], "rows": []}))
+    assert (
+        main(
+            [
+                "model",
+                str(tmp_path),
+                "--nodes",
+                "2,512",
+                "--ranks-per-node",
+                "8",
+                "--rank-order",
+                "packed,spread",
+                "--sizes",
+                "1M,64M",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "between nodes: alpha 10.00 us, beta 1.000 GB/s one flow" in out
+    assert "512x8 spread" in out and "# where the time goes at 512x8 spread (4096 ranks)" in out
+    assert main(["model", str(tmp_path), "--nodes", "0..4"]) == 2
