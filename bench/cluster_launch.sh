@@ -2,7 +2,9 @@
 # collbench's emulated cluster: the "ssh" of Hydra (mpiexec -launcher ssh -launcher-exec THIS) and of
 # Open MPI (plm_ssh_agent). Called as ssh is, "[options] HOST COMMAND...", it runs COMMAND inside HOST's
 # network namespace (cbn<i>, made by python -m bench.cluster up), under HOST as its hostname, with a
-# /dev/shm of its own: a node's processes share memory with each other and with no other node.
+# /dev/shm of its own: a node's processes share memory with each other and with no other node. As ssh does, it
+# joins COMMAND's words into one line for a shell: PRRTE's line sets its prefix variables (PRTE_PREFIX=...;export
+# PRTE_PREFIX;...) before prted and quotes some of prted's arguments, for that shell to read.
 while [ $# -gt 0 ]; do
     case "$1" in
         -[bcDEeFIiJLlmOoQRSWw]) shift 2 ;;  # ssh options that take a value

@@ -35,7 +35,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"thread level:   {threads['provided']} provided ({threads['requested']} requested: {threads['reason']})")
     print(f"huge pages:     transparent huge pages {transparent_huge_pages()} (kernel policy)")
     print(f"ranks:          {meta['nranks']}")
-    print(f"nodes:          {meta['nodes']}")
+    print(
+        f"nodes:          {meta['nodes']} (physical: the ranks' host names; run --ranks-per-node K groups them logically)"
+    )
     print(f"ranks per node: {meta['ranks_per_node']}")
     hosts: dict[str, list[int]] = {}
     for rank, host in enumerate(meta["hosts"]):
@@ -52,7 +54,9 @@ def main(args: argparse.Namespace) -> int:
     aware, how = detect_cuda_aware()
     nccl = ncclcomm.unavailable_reason()
     print("GPU transports (--device gpu):")
-    print(f"  mpi      {'device-direct: the MPI is CUDA-aware' if aware else 'staged through pinned host memory: the MPI is not CUDA-aware'} ({how})")
+    print(
+        f"  mpi      {'device-direct: the MPI is CUDA-aware' if aware else 'staged through pinned host memory: the MPI is not CUDA-aware'} ({how})"
+    )
     print(f"  nccl-p2p NCCL send/receive on the stream [{f'unavailable: {nccl}' if nccl else 'available'}]")
     if meta["env"]:
         print("environment:")
