@@ -89,6 +89,7 @@ def _repeat(nbytes: int, budget: float = 0.05, most: int = 200) -> int:
     return max(3, min(most, int(budget / max(nbytes / 2e9, 2e-6))))
 
 
+_EMPTY = np.empty(0, np.uint8)
 WINDOW = 64 << 20  # messages walk through up to this much memory, as an algorithm's chunks walk a vector
 
 
@@ -101,8 +102,9 @@ def _offsets(nbytes: int, repeats: int) -> list[int]:
 Exchange = Callable[[int, int], tuple[Callable[[], None], Callable[[], None]]]  # (offset, bytes) -> (run, release)
 
 
-def _host_exchange(comm: Any, room: int, buffers: BufferSpec, partner: int) -> Exchange:
-    """Sendrecv with ``partner`` on host buffers placed as ``buffers`` says."""
+def _host_exchange(comm: Any, room: int, buffers: BufferSpec, partner: int, one_way: bool = False) -> Exchange:
+    """Sendrecv with ``partner`` on host buffers placed as ``buffers`` says; ``one_way``: the lower rank sends,
+    the higher receives."""
     rank = comm.Get_rank()
     send, recv = _filled(room, np.uint8, 1, buffers), _filled(room, np.uint8, 2, buffers)
 
@@ -110,17 +112,24 @@ def _host_exchange(comm: Any, room: int, buffers: BufferSpec, partner: int) -> E
         a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
 
         def run() -> None:
-            if partner != rank:
+            if partner == rank:
+                return
+            if not one_way:
                 comm.Sendrecv(a, partner, 5, b, partner, 5)
+            elif rank < partner:
+                comm.Send(a, partner, 5)
+            else:
+                comm.Recv(b, partner, 5)
 
         return run, _nothing
 
     return prepare
 
 
-def _device_exchange(comm: Any, room: int, device: Any, partner: int) -> Exchange:
+def _device_exchange(comm: Any, room: int, device: Any, partner: int, one_way: bool = False) -> Exchange:
     """A send and a receive with ``partner`` on device buffers through the device's transport, the stream
-    synchronised at the end (requests made and freed outside the clock)."""
+    synchronised at the end (requests made and freed outside the clock); ``one_way``: the lower rank only
+    sends, the higher only receives."""
     rank = comm.Get_rank()
     spec, transport = device.transport, device.transport.make(comm)
     send, recv = device.empty(room, np.uint8), device.empty(room, np.uint8)
@@ -131,6 +140,8 @@ def _device_exchange(comm: Any, room: int, device: Any, partner: int) -> Exchang
     def prepare(offset: int, nbytes: int) -> tuple[Callable[[], None], Callable[[], None]]:
         a, b = send[offset : offset + nbytes], recv[offset : offset + nbytes]
         requests = [] if partner == rank else [transport.recv_init(b, partner, 5), transport.send_init(a, partner, 5)]
+        if requests and one_way:
+            requests = requests[1:] if rank < partner else requests[:1]
 
         def run() -> None:
             transport.startall(requests)
@@ -147,17 +158,28 @@ def _device_exchange(comm: Any, room: int, device: Any, partner: int) -> Exchang
 
 
 def exchange_times(
-    comm: Any, sizes: list[int], buffers: BufferSpec = PAGE_ALIGNED, device: Any = None, partner: int | None = None
+    comm: Any,
+    sizes: list[int],
+    buffers: BufferSpec = PAGE_ALIGNED,
+    device: Any = None,
+    partner: int | None = None,
+    one_way: bool = False,
 ) -> list[float]:
     """Median exchange time per size, the slowest rank's, the messages walking a 64 MiB window (the first two
     untimed): cold data, as the chunks of a large vector. On a GPU ``device``, through its transport. Each rank
-    exchanges with ``partner`` (default rank XOR 1; its own rank: it sits out)."""
+    exchanges with ``partner`` (default rank XOR 1; its own rank: it sits out), or with ``one_way`` sends to it
+    (the lower rank of a pair) or receives from it. Before each, a barrier lines the pairs up and an empty
+    exchange lines each pair up: ranks leave a barrier at different times, up to milliseconds apart across
+    nodes, which would otherwise be timed as the exchange's latency."""
     from mpi4py import MPI
 
     room = max(max(sizes), WINDOW)
     gpu = device is not None and device.name == "gpu"
     partner = _partner(comm) if partner is None else partner
-    prepare = _device_exchange(comm, room, device, partner) if gpu else _host_exchange(comm, room, buffers, partner)
+    if gpu:
+        prepare = _device_exchange(comm, room, device, partner, one_way)
+    else:
+        prepare = _host_exchange(comm, room, buffers, partner, one_way)
     results = []
     for nbytes in sizes:
         timed, warm = comm.bcast(_repeat(nbytes), root=0), 2
@@ -165,6 +187,8 @@ def exchange_times(
         for i, offset in enumerate(_offsets(nbytes, warm + timed)):
             run, release = prepare(offset, nbytes)
             comm.Barrier()
+            if partner != comm.Get_rank():
+                comm.Sendrecv(_EMPTY, partner, 6, _EMPTY, partner, 6)
             start = perf_counter()
             run()
             if i >= warm:
@@ -363,10 +387,12 @@ def _inter_level(
     buffers: BufferSpec,
     device: Any,
 ) -> dict[str, Any]:
-    """One flow alone between two nodes (α and β of the network), then every rank of each node at once with a
-    rank of another (β of a node's link, shared by its flows: seconds per byte of all of them together)."""
+    """One flow alone between two nodes, one way (α and β of the network: a ring's hop), then every rank of each
+    node at once exchanging with a rank of another (β of a node's link, shared by its flows: seconds per byte of
+    all of them together). One way, because a pair exchanging both ways on one connection may run slower than
+    either way alone (UCX over TCP here: about half), while pairs enough to fill the link do fill it."""
     rank = comm.Get_rank()
-    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device, partners["inter"][rank])
+    exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device, partners["inter"][rank], one_way=True)
     inter = CostModel(fit_segments(EXCHANGE_SIZES, exchange), gammas)
     shared = exchange_times(comm, LINK_SIZES, buffers, device, partners["link"][rank])
     flows = min(
