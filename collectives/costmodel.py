@@ -230,7 +230,9 @@ class TwoLevel:
 
     def at(self, working_set: float) -> TwoLevel:
         """Cache factors apply inside a node; the network between nodes is not cached."""
-        return TwoLevel(self.intra.at(working_set), self.inter, self.link_beta, self.node_of, self.groups, self._summaries)
+        return TwoLevel(
+            self.intra.at(working_set), self.inter, self.link_beta, self.node_of, self.groups, self._summaries
+        )
 
     def split(self, groups: list[list[int]]) -> TwoLevel:
         """Sub-communicators of each of this model's groups (local ranks), all at once."""

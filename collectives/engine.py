@@ -8,7 +8,7 @@ and nothing is planned while a schedule runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,3 +77,45 @@ def run_chain(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> 
         transport.waitall(step.sends)
         if following is not None and not following.post_early:
             transport.startall(following.recvs)
+
+
+def _until_done(request: Any) -> Iterator[None]:
+    while not request.Test():
+        yield
+
+
+def chain_progress(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> Iterator[None]:
+    """:func:`run_chain` as a generator that yields wherever it would wait, so that several chains progress
+    together under :func:`run_together`. Needs requests that can be tested (MPI's own, not a deferred
+    transport's)."""
+    if not steps:
+        return
+    transport.startall(steps[0].recvs)
+    transport.startall(steps[0].sends)
+    last = len(steps) - 1
+    for i, step in enumerate(steps):
+        following = steps[i + 1] if i < last else None
+        if following is not None and following.post_early:
+            transport.startall(following.recvs)
+        forward = following.sends if following is not None else None
+        for k, request in enumerate(step.recvs):
+            yield from _until_done(request)
+            red = step.reduces[k]
+            if red is not None:
+                reduce(red[0], red[1], out=red[2])
+            if forward is not None:
+                forward[k].Start()
+        for request in step.sends:
+            yield from _until_done(request)
+        if following is not None and not following.post_early:
+            transport.startall(following.recvs)
+
+
+def run_together(jobs: list[Iterator[None]]) -> None:
+    """Advance every job (a generator that yields while it waits) in turn until all are done."""
+    active = list(jobs)
+    while active:
+        active = [job for job in active if next(job, _DONE) is not _DONE]
+
+
+_DONE = object()

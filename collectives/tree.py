@@ -89,9 +89,7 @@ class TreeAllreduce(Scheduled):
             return 0.0
         variant = params.get("variant", "binomial")
         if variant == "binomial":  # lg p rounds up with a reduction each, lg p rounds down
-            return sum(
-                2 * model.round(("binomial", p, k), nbytes) + model.reduce(nbytes, dtype) for k in range(lg(p))
-            )
+            return sum(2 * model.round(("binomial", p, k), nbytes) + model.reduce(nbytes, dtype) for k in range(lg(p)))
         depth = max(1, (p.bit_length() - 1))
         edges = ("trees", p, _parents(p, variant))
         trees = len(edges[2])

@@ -27,7 +27,12 @@ VARIANTS = {
     "mesh": [{}, {"chunk": 64}],
     "rhd": [{"variant": "halving"}, {"variant": "doubling"}],
     "ps": [{}, {"root": -1}],
-    "hier": [{}, {"node": "pairs"}, {"node": "pairs", "outer": "rhd", "chunk": 64}],
+    "hier": [
+        {},
+        {"node": "pairs"},
+        {"node": "pairs", "outer": "rhd", "chunk": 64},
+        {"node": "pairs", "segment": 1024, "chunk": 256},  # pipelined over up to 8 segments
+    ],
 }
 
 
