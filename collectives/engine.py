@@ -54,40 +54,29 @@ def run_chain(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> 
     the steps run one after another instead: a group holding the next step's receives would wait
     for the sends that only its own completion lets the neighbours start.
     """
-    if not steps:
-        return
     if getattr(transport, "deferred", False):
         run_steps(steps, reduce, transport)
         return
-    transport.startall(steps[0].recvs)
-    transport.startall(steps[0].sends)
-    last = len(steps) - 1
-    for i, step in enumerate(steps):
-        following = steps[i + 1] if i < last else None
-        if following is not None and following.post_early:
-            transport.startall(following.recvs)
-        forward = following.sends if following is not None else None
-        for k, request in enumerate(step.recvs):
-            request.Wait()
-            red = step.reduces[k]
-            if red is not None:
-                reduce(red[0], red[1], out=red[2])
-            if forward is not None:
-                forward[k].Start()
-        transport.waitall(step.sends)
-        if following is not None and not following.post_early:
-            transport.startall(following.recvs)
-
-
-def _until_done(request: Any) -> Iterator[None]:
-    while not request.Test():
-        yield
+    for waiting in _chain(steps, reduce, transport):
+        if isinstance(waiting, list):
+            transport.waitall(waiting)
+        else:
+            waiting.Wait()
 
 
 def chain_progress(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> Iterator[None]:
     """:func:`run_chain` as a generator that yields wherever it would wait, so that several chains progress
     together under :func:`run_together`. Needs requests that can be tested (MPI's own, not a deferred
     transport's)."""
+    for waiting in _chain(steps, reduce, transport):
+        for request in waiting if isinstance(waiting, list) else [waiting]:
+            while not request.Test():
+                yield
+
+
+def _chain(steps: list[Step], reduce: Callable[..., Any], transport: Any) -> Iterator[Any]:
+    """The chain's schedule, yielding what must complete before it goes on: a receive, or a step's sends (a
+    list); the caller waits for it, or tests it while doing other work."""
     if not steps:
         return
     transport.startall(steps[0].recvs)
@@ -99,14 +88,13 @@ def chain_progress(steps: list[Step], reduce: Callable[..., Any], transport: Any
             transport.startall(following.recvs)
         forward = following.sends if following is not None else None
         for k, request in enumerate(step.recvs):
-            yield from _until_done(request)
+            yield request
             red = step.reduces[k]
             if red is not None:
                 reduce(red[0], red[1], out=red[2])
             if forward is not None:
                 forward[k].Start()
-        for request in step.sends:
-            yield from _until_done(request)
+        yield step.sends
         if following is not None and not following.post_early:
             transport.startall(following.recvs)
 
