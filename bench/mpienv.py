@@ -148,12 +148,40 @@ def is_root() -> bool:
 
 
 def abort(code: int) -> None:
-    """End every rank of the job with ``code`` when MPI is running and has more than one rank."""
+    """End every rank of the job with ``code`` when MPI is running and has more than one rank (first unlinking
+    MPICH's shared memory, which only MPI_Finalize would)."""
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized() and mpi.COMM_WORLD.Get_size() > 1:
+        release_shared_memory()
         sys.stdout.flush()
         sys.stderr.flush()
         mpi.COMM_WORLD.Abort(code)
+
+
+def release_shared_memory() -> list[str]:
+    """Unlink the MPICH shared-memory segments (``/dev/shm/mpich_*``) this process maps; the paths unlinked.
+
+    For a process about to end without ``MPI_Finalize``, which would have unlinked them. Only
+    segments this process maps, so only its own job's; one another rank of the node unlinked
+    first is passed over.
+    """
+    paths = set()
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and fields[5].startswith("/dev/shm/mpich_"):
+                    paths.add(fields[5].rstrip("\n"))
+    except OSError:
+        return []
+    released = []
+    for path in sorted(paths):
+        try:
+            os.unlink(path)
+        except OSError:  # unlinked already (the mapping then reads "... (deleted)"), or not ours to remove
+            continue
+        released.append(path)
+    return released
 
 
 def agree(comm: Any, step: Callable[[], T]) -> T:

@@ -7,6 +7,11 @@ the results it has (the journal already holds every completed row; results.json 
 marked incomplete), and ends its own process with exit code 3. The launcher (Hydra's mpiexec,
 Open MPI's mpirun, ``srun --kill-on-bad-exit``) then ends every other rank of the job.
 
+A process that ends without ``MPI_Finalize`` leaves MPICH's shared-memory segment of its node in
+/dev/shm (``mpich_shm_<job>_<node>``, about 1 MB per rank), where it stays until the node reboots:
+MPICH unlinks it only when it finalizes. So the watchdog unlinks the segments its process maps
+before anything else; the ranks still running keep their mappings, only the name goes.
+
 The thread never calls MPI: MPI runs at the single thread level by default, where a second
 thread must not, and a hung MPI may hold locks an ``MPI_Abort`` would wait on. It does not
 depend on Python locks or pipes either: the message goes out with one ``os.write`` on the
@@ -22,6 +27,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+
+from .mpienv import release_shared_memory
 
 WATCHDOG_EXIT = 3
 GRACE = 10  # seconds the results may take to close before the alarm ends the process anyway
@@ -88,6 +95,7 @@ class Watchdog:
     def _fire(self, what: str, waited: float) -> None:
         """Report, let rank 0 close the results, end this process; never returns."""
         signal.alarm(GRACE + int(OTHERS_WAIT) + 1)
+        release_shared_memory()
         message = (
             f"collbench: watchdog: rank {self.rank} waited {waited:.1f} s in one call of {what} "
             f"(--timeout {self.timeout:g}); ending the job"

@@ -61,7 +61,7 @@ class Hierarchical(Scheduled):
     """Reduce-scatter in the node, all-reduce across nodes, all-gather in the node."""
 
     description = "hierarchical: intra-node reduce-scatter, inter-node all-reduce, intra-node all-gather"
-    options = {"node": None, "inner": "ring", "outer": "ring", "chunk": 1 * MiB, "segment": 4 * MiB}
+    options = {"node": None, "inner": "ring", "outer": "ring", "chunk": 1 * MiB, "segment": 2 * MiB}
 
     def __init__(self, comm: Any, count: int, dtype: str, op: str, **options: Any):
         super().__init__(comm, count, dtype, op, **options)

@@ -153,6 +153,7 @@ def test_watchdog_aborts_a_hung_collective_and_keeps_the_results(tmp_path):
     assert sorted(set(load(out)["bytes"])) == [1024]  # the size before the hang, both placements
 
 
+@pytest.mark.kills_ranks
 def test_a_killed_rank_ends_the_job_and_completed_rows_survive(tmp_path):
     out = tmp_path / "killed"
     command = [

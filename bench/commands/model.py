@@ -108,7 +108,7 @@ def _cases(args: argparse.Namespace, machine: Machine) -> list[tuple[str, int, o
                 "--nodes needs a calibration across nodes (run --calibrate on a job that spans nodes, "
                 "or with --ranks-per-node); this one has one level: use --ranks"
             )
-        return [(str(p), p, machine.intra) for p in parse_rank_range(args.ranks)]
+        return [(f"p={p}", p, machine.intra) for p in parse_rank_range(args.ranks)]
     cases = []
     for order in parse_orders(args.rank_order):
         for nodes in parse_rank_range(args.nodes or "1..512", "--nodes"):
@@ -146,7 +146,7 @@ def main(args: argparse.Namespace) -> int:
         out["inter"] = {"model": machine.inter.to_dict(), "link_beta": machine.link_beta}
     width = max(6, max(len(label) for label, _, _ in cases))
     print(
-        f"{'p':>{width}} {'size':>10} "
+        f"{'case':>{width}} {'size':>10} "
         + " ".join(f"{a:>10}" for a in MODELLED)
         + f" {'lat.bound':>10} {'bw.bound':>10}  (us)"
     )

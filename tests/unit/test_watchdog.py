@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, launch_env
@@ -47,3 +49,37 @@ def test_the_watchdog_ends_its_process(rank, closing, code):
     assert time.monotonic() - started < 15
     assert f"rank {rank} waited" in done.stderr and "a test call" in done.stderr
     assert ("closing: collbench" in done.stdout) == (rank == 0)
+
+
+MAPS_A_SEGMENT = """
+import mmap, sys, threading
+from bench import watchdog
+watchdog.OTHERS_WAIT = 0.2
+with open(sys.argv[1], "w+b") as segment:  # as MPICH's shared memory: a file in /dev/shm, mapped
+    segment.truncate(4096)
+    mapping = mmap.mmap(segment.fileno(), 4096)
+dog = watchdog.Watchdog(0.5, 1, None, poll=0.05)
+dog.watch("a test call", [0.0])
+threading.Event().wait()
+"""
+
+
+def test_the_watchdog_removes_the_mpich_segment_its_process_maps():
+    """Ending without MPI_Finalize, it unlinks its job's segment in /dev/shm as MPICH would have; no one else's."""
+    ours = Path(f"/dev/shm/mpich_shm_collbenchtest{os.getpid()}_0")
+    another = Path(f"/dev/shm/mpich_shm_collbenchtest{os.getpid()}_1")
+    another.write_bytes(b"")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", MAPS_A_SEGMENT, str(ours)],
+            capture_output=True,
+            text=True,
+            env=launch_env(),
+            cwd=ROOT,
+            timeout=30,
+        )
+        assert done.returncode == 3, (done.stdout, done.stderr)
+        assert not ours.exists() and another.exists()
+    finally:
+        ours.unlink(missing_ok=True)
+        another.unlink(missing_ok=True)
