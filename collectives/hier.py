@@ -9,7 +9,7 @@ With L ranks on each of N nodes:
 3. All-gather inside the node (ring).
 
 With a ring outside (the default) on MPI's own requests, the three phases are pipelined over
-segments of the vector (option ``segment``, 4 MiB; at most 8 segments): segment s crosses the
+segments of the vector (option ``segment``, 2 MiB; at most 8 segments): segment s crosses the
 network while segment s+1 is reduce-scattered and segment s-1 all-gathered inside the node, so
 the network, usually the slower level, hardly waits for the node. Each segment's phases are
 chains of persistent requests, advanced together by testing them in turn
