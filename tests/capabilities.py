@@ -7,6 +7,8 @@ named there fails instead of skipping, so CI cannot silently skip what it is abl
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -22,3 +24,14 @@ def skip_or_fail(capability: str, reason: str) -> None:
     if required(capability):
         pytest.fail(f"COLLBENCH_REQUIRE names {capability}, but {reason}")
     pytest.skip(reason)
+
+
+def namespaces_missing() -> str | None:
+    """Why the emulated cluster (root, network namespaces, ip, tc, unshare) cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "the emulated cluster needs root"
+    if not shutil.which("ip") or not shutil.which("tc") or not shutil.which("unshare"):
+        return "the emulated cluster needs ip, tc and unshare (iproute2, util-linux)"
+    probe = subprocess.run(["ip", "netns", "add", "cbprobe"], capture_output=True, text=True)
+    subprocess.run(["ip", "netns", "del", "cbprobe"], capture_output=True)
+    return None if probe.returncode == 0 else f"cannot make a network namespace: {probe.stderr.strip()}"

@@ -64,6 +64,19 @@ def run_collbench(
     )
 
 
+def run_mpi_pytest(launch: list[str], path: str, tmp_path: Path, what: str, env: dict[str, str] | None = None) -> None:
+    """Run pytest on ``path`` (under tests/mpi) as the MPI job ``launch`` starts it (mpiexec and its arguments);
+    fail with its output when it fails or hangs for 600 s. ``what`` names the job in the message."""
+    command = [*launch, sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", str(ROOT / path)]
+    env = dict(env or launch_env(), COLLBENCH_MPI_BASETEMP=str(tmp_path))
+    env["PYTHONPATH"] = f"{ROOT / 'tests' / 'mpi'}:{ROOT / 'tests'}:{env['PYTHONPATH']}"
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"{path} {what} hung for 600 s:\n{exc.stdout}\n{exc.stderr}")
+    assert done.returncode == 0, f"{path} failed {what}:\n{done.stdout[-8000:]}\n{done.stderr[-4000:]}"
+
+
 SHM = Path("/dev/shm")
 SEGMENT = "mpich_"  # mpich_shm_<job>_<node>, and mpich_vci_<job>_<node> with several VCIs
 ENDING = 10.0  # seconds the ranks of a test's job may take to end after the test

@@ -16,22 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from capabilities import skip_or_fail
+from capabilities import namespaces_missing, skip_or_fail
 from conftest import ROOT, launch_env
 
 from bench import cluster
 from bench.results import load, read_document
-
-
-def _can_make_namespaces() -> str | None:
-    if os.geteuid() != 0:
-        return "the emulated cluster needs root"
-    if not shutil.which("ip") or not shutil.which("tc") or not shutil.which("unshare"):
-        return "the emulated cluster needs ip, tc and unshare (iproute2, util-linux)"
-    probe = subprocess.run(["ip", "netns", "add", "cbprobe"], capture_output=True, text=True)
-    subprocess.run(["ip", "netns", "del", "cbprobe"], capture_output=True)
-    return None if probe.returncode == 0 else f"cannot make a network namespace: {probe.stderr.strip()}"
-
 
 OPENMPI_VENV = ROOT / ".venv-openmpi"  # the Makefile's venv for MPI=openmpi
 
@@ -50,7 +39,7 @@ def openmpi_python() -> Path:
 
 @pytest.fixture
 def nodes():
-    reason = _can_make_namespaces()
+    reason = namespaces_missing()
     if reason:
         skip_or_fail("netns", reason)
     made = cluster.up(2, "2gbit")

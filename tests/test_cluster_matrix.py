@@ -9,21 +9,19 @@ Needs root and network namespaces (skipped with the reason elsewhere; COLLBENCH_
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from capabilities import skip_or_fail
-from conftest import ROOT, launch_env
-from test_cluster import _can_make_namespaces
+from capabilities import namespaces_missing, skip_or_fail
+from conftest import launch_env, run_mpi_pytest
 
 from bench import cluster
 
 
 @pytest.fixture(scope="module")
 def three_nodes():
-    reason = _can_make_namespaces()
+    reason = namespaces_missing()
     if reason:
         skip_or_fail("netns", reason)
     before = set(os.listdir("/dev/shm"))
@@ -38,14 +36,8 @@ def three_nodes():
 
 @pytest.mark.parametrize("nodes, per_node", [(2, 2), (3, 2)])
 def test_the_algorithm_matrix_across_physical_nodes(three_nodes, nodes, per_node, tmp_path):
-    hosts = three_nodes[:nodes]
-    command = [str(Path(sys.executable).parent / "mpiexec"), *cluster.mpiexec_args(hosts)]
-    command += ["-ppn", str(per_node), "-n", str(nodes * per_node), sys.executable, "-m", "pytest", "-q", "-x"]
-    command += ["-p", "no:cacheprovider", str(ROOT / "tests/mpi/test_algorithms.py")]
-    env = cluster.mpi_env(launch_env(COLLBENCH_MPI_BASETEMP=str(tmp_path)))
-    env["PYTHONPATH"] = f"{ROOT / 'tests' / 'mpi'}:{ROOT / 'tests'}:{env['PYTHONPATH']}"
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the matrix on {nodes}x{per_node} nodes hung for 600 s:\n{exc.stdout}\n{exc.stderr}")
-    assert done.returncode == 0, f"{nodes}x{per_node}:\n{done.stdout[-8000:]}\n{done.stderr[-4000:]}"
+    launch = [str(Path(sys.executable).parent / "mpiexec"), *cluster.mpiexec_args(three_nodes[:nodes])]
+    launch += ["-ppn", str(per_node), "-n", str(nodes * per_node)]
+    run_mpi_pytest(
+        launch, "tests/mpi/test_algorithms.py", tmp_path, f"on {nodes}x{per_node} nodes", cluster.mpi_env(launch_env())
+    )

@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from capabilities import skip_or_fail
+from capabilities import namespaces_missing, skip_or_fail
 from conftest import ROOT
-from test_cluster import _can_make_namespaces
 
 from bench import cluster, cluster_slurm
 from bench.results import load, read_document
@@ -47,7 +46,7 @@ def _running_from(state: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """Two nodes with Slurm on them: (node names, state folder). Afterwards nothing of either is left."""
-    reason = _can_make_namespaces()
+    reason = namespaces_missing()
     if reason:
         skip_or_fail("netns", reason)
     missing = cluster_slurm.missing_commands()

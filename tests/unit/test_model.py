@@ -172,7 +172,7 @@ def test_ring_is_paced_by_its_slowest_hop_and_the_flows_sharing_a_link():
 def test_hier_charges_the_node_and_the_network_apart_and_says_where_the_time_goes():
     n = 4_000_000
     model = two_level(2, 2)
-    seconds = collectives.get("hier").cost(model, 4, n, "float32", {"chunk": 1 << 30})
+    seconds = collectives.get("hier").cost(model, 4, n, "float32", {"chunk": 1 << 30, "segments": 1})
     # in the node: a ring of 2 on n (reduce-scatter + all-gather: 2 messages of n/2, one reduction of n/2);
     # across: a ring of 2 on n/2, both local ranks' rings at once (2 flows per link): 2 messages of n/4 at 2 GB/s
     inside = 2 * (1e-6 + 1e-10 * n / 2) + 5e-10 * n / 2
@@ -183,8 +183,20 @@ def test_hier_charges_the_node_and_the_network_apart_and_says_where_the_time_goe
     assert share["intra bandwidth"] == pytest.approx(2 * 1e-10 * n / 2)
     assert sum(share.values()) == pytest.approx(seconds)
     # the same split whatever the rank order: hier finds the nodes, not the ring neighbours
-    spread = collectives.get("hier").cost(two_level(2, 2, "spread"), 4, n, "float32", {"chunk": 1 << 30})
+    spread = collectives.get("hier").cost(two_level(2, 2, "spread"), 4, n, "float32", {"chunk": 1 << 30, "segments": 1})
     assert spread == pytest.approx(seconds)
+
+    def pipelined(segments: int) -> float:  # one segment's phases, then the slower level (the network) for the rest
+        m = n / segments
+        inside = 2 * (1e-6 + 1e-10 * m / 2) + 5e-10 * m / 2
+        across = 2 * (1e-5 + 2e-9 * m / 4) + 5e-10 * m / 4
+        return inside + across + (segments - 1) * across
+
+    piped = collectives.get("hier").cost(model, 4, n, "float32", {"chunk": 1 << 30, "segments": 4})
+    assert piped == pytest.approx(pipelined(4))
+    # by default as the algorithm chooses: 2 MiB segments, so 2 for 4 MB
+    default = collectives.get("hier").cost(model, 4, n, "float32", {"chunk": 1 << 30})
+    assert default == pytest.approx(pipelined(2))
 
 
 def test_rhd_and_tree_are_charged_by_their_partners_at_each_step():
@@ -240,7 +252,9 @@ def test_the_model_command_lays_a_two_level_calibration_on_n_nodes(tmp_path, cap
         "inter": {"model": INTER.to_dict(), "link_beta": 1e-9, "flows": 2, "fit": {"r2": 1.0}},
         "fit": {"r2": 1.0, "median_rel_residual": 0.0},
     }
-    (tmp_path / "results.json").write_text(json.dumps({"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "calibrations": [record], "rows": []}))
+    (tmp_path / "results.json").write_text(
+        json.dumps({"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "calibrations": [record], "rows": []})
+    )
     assert (
         main(
             [
