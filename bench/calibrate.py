@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from time import perf_counter
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import collectives
-from collectives.costmodel import CacheStep, CostModel
+from collectives.costmodel import CacheStep, CostModel, Segment
 
 from .buffers import PAGE_ALIGNED, BufferSpec, host_full
 from .fit import fit_gamma, fit_segments, quality
@@ -68,7 +69,7 @@ def node_partners(node_of: list[int]) -> dict[str, list[int]]:
     - ``intra``: the node-mate whose index in the node differs in the last bit, every node at once;
     - ``inter``: the first ranks of the first two nodes, alone on the network (one flow each way);
     - ``link``: the rank with the same index on the partner node (node index XOR 1), every rank at once,
-      so each node's link carries as many flows each way as the node has ranks paired.
+      so each node's link carries as many flows as the node has ranks paired.
     """
     names = list(dict.fromkeys(node_of))
     members = {name: [r for r, n in enumerate(node_of) if n == name] for name in names}
@@ -377,6 +378,18 @@ def calibrate(
 
 
 LINK_SIZES = [1 << 20, 4 << 20, 16 << 20]
+STEADY_FROM = 2 << 20  # messages from here on show a network's sustained rate
+
+
+def steady_segment(sizes: list[int], times: list[float]) -> Segment:
+    """α and β of a network for an algorithm's steady traffic: α from the smallest messages (up to 2 KiB), β
+    from the largest (2 MiB and up). Not a least-squares line: a lone message after an idle moment rides a
+    shaper's or switch's burst and TCP's window from before, so mid-sized ones (here up to about 512 KiB)
+    go faster than the link's rate, which the back-to-back chunks of an all-reduce never see."""
+    alpha = float(np.median([t for n, t in zip(sizes, times, strict=True) if n <= 2048]))
+    large = [(n, t) for n, t in zip(sizes, times, strict=True) if n >= STEADY_FROM]
+    beta = float(np.median([max(t - alpha, 0.0) / n for n, t in large]))
+    return Segment(math.inf, alpha, beta)
 
 
 def _inter_level(
@@ -387,14 +400,14 @@ def _inter_level(
     buffers: BufferSpec,
     device: Any,
 ) -> dict[str, Any]:
-    """One flow alone between two nodes, one way (α and β of the network: a ring's hop), then every rank of each
-    node at once exchanging with a rank of another (β of a node's link, shared by its flows: seconds per byte of
-    all of them together). One way, because a pair exchanging both ways on one connection may run slower than
-    either way alone (UCX over TCP here: about half), while pairs enough to fill the link do fill it."""
+    """One flow alone between two nodes (α and β of the network: a ring's hop), then every rank of a node at
+    once sending to a rank of another (β of a node's link, shared by its flows: seconds per byte of all of them
+    together). Both one way: a pair exchanging both ways on one connection may run slower than either way alone
+    (UCX over TCP here: about half), and each direction of a link is its own."""
     rank = comm.Get_rank()
     exchange = exchange_times(comm, EXCHANGE_SIZES, buffers, device, partners["inter"][rank], one_way=True)
-    inter = CostModel(fit_segments(EXCHANGE_SIZES, exchange), gammas)
-    shared = exchange_times(comm, LINK_SIZES, buffers, device, partners["link"][rank])
+    inter = CostModel((steady_segment(EXCHANGE_SIZES, exchange),), gammas)
+    shared = exchange_times(comm, LINK_SIZES, buffers, device, partners["link"][rank], one_way=True)
     flows = min(
         sum(1 for r, partner in enumerate(partners["link"]) if node_of[r] == node and partner != r)
         for node in set(node_of)
