@@ -54,14 +54,6 @@ def layout(nodes: int, per_node: int, order: str = "packed") -> list[int]:
     return node_of
 
 
-def row_layout(row: dict[str, Any]) -> list[int] | None:
-    """The layout a result row ran on, when it says (nodes, ranks per node and rank order)."""
-    nodes, per_node = int(row.get("nodes") or 1), int(row.get("ranks_per_node") or 0)
-    if nodes < 2 or per_node < 1 or nodes * per_node != int(row["p"]):
-        return None
-    return layout(nodes, per_node, str(row.get("rank_order") or "packed"))
-
-
 def default_params(algo: str, p: int, nbytes: int, ranks_per_node: int) -> dict[str, Any] | None:
     """The parameters an algorithm would choose by default at this p and size (None: cannot run)."""
     if algo == "tree":

@@ -217,10 +217,6 @@ class TwoLevel:
         self._classes_of = self._summaries.setdefault(self.groups, {})
 
     @property
-    def gamma(self) -> dict[str, float]:
-        return self.intra.gamma
-
-    @property
     def alpha(self) -> float:
         return self.intra.alpha
 
@@ -249,10 +245,6 @@ class TwoLevel:
             across = [[members[j] for members in inside] for j in range(min(len(m) for m in inside))]
             self._classes_of[("node split",)] = (inside, across)
         return self._classes_of[("node split",)]
-
-    def message(self, nbytes: float) -> float:
-        """One message between node-mates."""
-        return self.intra.message(nbytes)
 
     def reduce(self, nbytes: float, dtype: str) -> Time:
         seconds = self.intra.reduce(nbytes, dtype)

@@ -10,7 +10,7 @@ import pytest
 
 import collectives
 from bench.fit import fit_gamma, fit_segments, quality, wls_line
-from bench.modeling import Machine, crossover, layout, lower_bounds, predict_time, row_layout, size_ranges, winners
+from bench.modeling import Machine, crossover, layout, lower_bounds, predict_time, size_ranges, winners
 from bench.results import SCHEMA, SCHEMA_VERSION
 from collectives.costmodel import CacheStep, CostModel, Segment, parts
 
@@ -147,8 +147,6 @@ def test_layouts_place_ranks_on_nodes_in_rank_order():
     assert layout(2, 2, "packed") == [0, 0, 1, 1]
     assert layout(2, 2, "spread") == [0, 1, 0, 1]
     assert layout(3, 2, "spread") == [0, 1, 2, 0, 1, 2]
-    assert row_layout({"p": 4, "nodes": 2, "ranks_per_node": 2, "rank_order": "spread"}) == [0, 1, 0, 1]
-    assert row_layout({"p": 4, "nodes": 1, "ranks_per_node": 4}) is None
     assert Machine(INTRA, INTER, 1e-9).placed([0, 0, 0]) is INTRA  # one node: one level
 
 
