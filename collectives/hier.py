@@ -94,14 +94,24 @@ class Hierarchical(Scheduled):
         blocks = block_bounds(self.count, self.local_size)
         self.blocks = blocks
         start, stop = blocks[(self.local_rank + 1) % self.local_size]
-        self.outer = create(
-            self.settings["outer"], self.cross_comm, stop - start, dtype, op, xp=self.xp, transport=self.transport_spec
-        )
         testable = type(self.transport) is DirectTransport  # MPI's own requests, which run_together tests
         self.segments = 1
         if self.settings["outer"] == "ring" and self.nodes > 1 and self.local_size > 1 and testable:
             self.segments = segments_for(self.count * self.dtype.itemsize, int(self.settings["segment"]))
-        self.cross_transport = self.transport_spec.make(self.cross_comm) if self.segments > 1 else None
+        # pipelined, each segment's ring across nodes is built here; otherwise the outer algorithm does it all
+        self.outer, self.cross_transport = None, None
+        if self.segments > 1:
+            self.cross_transport = self.transport_spec.make(self.cross_comm)
+        else:
+            self.outer = create(
+                self.settings["outer"],
+                self.cross_comm,
+                stop - start,
+                dtype,
+                op,
+                xp=self.xp,
+                transport=self.transport_spec,
+            )
 
     def params(self) -> dict[str, Any]:
         return {
@@ -245,5 +255,6 @@ class Hierarchical(Scheduled):
         return execute
 
     def close(self) -> None:
-        self.outer.close()
+        if self.outer is not None:
+            self.outer.close()
         super().close()
