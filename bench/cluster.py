@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from .mpienv import find_mpiexec
+from .mpienv import SHARED_CPUS, find_mpiexec
 
 # COLLBENCH_CLUSTER_ID=K (0..99) names a second cluster beside the first, as tests running in parallel need: its nodes
 # are cbK-n1.., its bridge cbbrK, its subnet 10.203.K.0/24. The default, 0, is cbn1.., cbbr0, 10.203.0.0/24.
@@ -177,7 +177,8 @@ def mpirun_args(nodes: list[str], slots: int | None = None) -> list[str]:
     them. Each node has ``slots`` (default: the machine's CPUs, as a real node reports) and may hold
     more (``--oversubscribe``). All nodes share the machine's CPUs, which none of them can see, so
     ranks are not bound (each node would pin its ranks to the cores another node's ranks use) and
-    yield when idle (which Open MPI does of itself only on a node it sees oversubscribed). As root,
+    yield when idle (which Open MPI does of itself only on a node it sees oversubscribed), and
+    ``$COLLBENCH_NODES_SHARE_CPUS`` (from :func:`mpi_env`) is passed on (mpirun passes only what ``-x`` names). As root,
     ``--allow-run-as-root``, without which Open MPI refuses to start.
     """
     slots = slots or os.cpu_count() or 1
@@ -187,7 +188,7 @@ def mpirun_args(nodes: list[str], slots: int | None = None) -> list[str]:
         "--prtemca", "plm_ssh_agent", str(LAUNCHER), "--prtemca", "plm_ssh_no_tree_spawn", "1",
         "--prtemca", "oob_tcp_if_include", subnet,
         "--mca", "pml", "ob1", "--mca", "btl", "self,sm,tcp", "--mca", "btl_tcp_if_include", subnet,
-        "--mca", "mpi_yield_when_idle", "1",
+        "--mca", "mpi_yield_when_idle", "1", "-x", SHARED_CPUS,
     ]  # fmt: skip
     return (["--allow-run-as-root"] if os.geteuid() == 0 else []) + args
 
@@ -219,8 +220,11 @@ def launch_args(mpiexec: str, nodes: list[str]) -> list[str]:
 
 
 def mpi_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a job across the nodes: UCX on TCP over each node's eth0 between nodes."""
+    """The environment for a job across the nodes: UCX on TCP over each node's eth0 between nodes, and the word
+    that the nodes share this machine's CPUs, so that collbench counts every rank of the job when it decides
+    whether the CPUs are oversubscribed (:func:`bench.mpienv.default_thread_level`)."""
     env = dict(os.environ if environ is None else environ)
+    env.setdefault(SHARED_CPUS, "1")
     env.setdefault("UCX_TLS", "tcp,self")
     env.setdefault("UCX_NET_DEVICES", "eth0")
     return env

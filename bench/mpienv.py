@@ -17,12 +17,19 @@ THREAD_LEVELS = ("single", "funneled", "serialized", "multiple")
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "MPI_LOCALRANKID")
 # How many ranks the launcher starts on this node: Hydra (MPICH, Intel MPI), Open MPI, PMIx.
 _LOCAL_SIZE_VARIABLES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE")
+# How many ranks the whole job has: Hydra and srun's PMI, Open MPI, PMIx, srun.
+_WORLD_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "SLURM_STEP_NUM_TASKS", "SLURM_NTASKS")
+# Set by an emulated cluster (bench/cluster.py): its nodes are namespaces of one machine and share its CPUs.
+SHARED_CPUS = "COLLBENCH_NODES_SHARE_CPUS"
 _CHOSEN: dict[str, str] = {}
 
 
 def local_ranks(environ: dict[str, str] | None = None) -> int | None:
-    """The number of ranks the launcher starts on this node, from its environment (None when it does not say)."""
+    """The number of ranks the launcher starts on this node, from its environment (None when it does not say);
+    every rank of the job when the job's nodes share this machine's CPUs (``$COLLBENCH_NODES_SHARE_CPUS``)."""
     environ = dict(os.environ) if environ is None else environ
+    if environ.get(SHARED_CPUS):
+        return next((int(environ[name]) for name in _WORLD_SIZE_VARIABLES if environ.get(name, "").isdigit()), None)
     for name in _LOCAL_SIZE_VARIABLES:
         if environ.get(name, "").isdigit():
             return int(environ[name])
@@ -50,14 +57,18 @@ def default_thread_level(
     CPUs, with the ranks free to use every CPU, so not bound one to a core): there MPICH below
     ``multiple`` busy-waits without ever yielding the processor, and every call waits out a
     scheduler time slice (8 ms instead of 8 us for 8 B on 3 ranks over 2 CPUs); at ``multiple``
-    it yields. ``cpus`` (this process's CPUs) and ``machine_cpus`` default to the system's answers.
+    it yields. The nodes of an emulated cluster share one machine's CPUs, so there every rank of the
+    job counts (:func:`local_ranks`). ``cpus`` (this process's CPUs) and ``machine_cpus`` default to
+    the system's answers.
     """
     local = local_ranks(environ)
     usable = len(os.sched_getaffinity(0)) if cpus is None else cpus
     unbound = usable >= (machine_cpus or os.cpu_count() or usable)  # a rank bound to fewer CPUs is pinned
     if local is not None and local > usable and unbound:
+        shared = (os.environ if environ is None else environ).get(SHARED_CPUS)
+        where = "this machine (the job's emulated nodes)" if shared else "this node"
         return "multiple", (
-            f"{local} ranks share {usable} CPUs on this node: below multiple, MPICH busy-waits without yielding "
+            f"{local} ranks share {usable} CPUs on {where}: below multiple, MPICH busy-waits without yielding "
             "and every call waits out a scheduler time slice"
         )
     return "single", "as MPI_Init gives the C benchmarks"

@@ -117,4 +117,6 @@ def test_the_cpu_script_runs_unchanged_across_two_nodes(slurm, launch, tmp_path)
     rows = load(out)
     assert (rows["nwrong"] == 0).all() and set(rows["algo"]) == {"ring", "hier", "mpi"}
     assert (rows["nodes"] == 2).all() and (rows["layout"] == "physical").all()
+    oversubscribed = 4 > len(os.sched_getaffinity(0))  # the emulated nodes share this machine's CPUs
+    assert (rows["thread_level"] == ("multiple" if oversubscribed else "single")).all(), set(rows["thread_level"])
     assert (out / "report.html").stat().st_size > 0

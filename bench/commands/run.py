@@ -6,6 +6,7 @@ Example: mpiexec -n 4 collbench run --algo mpi -b 8 -e 16M -f 2 -d float32 -o su
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..errors import UsageError
 from ..iterations import DEFAULT_BUDGET, IterationPolicy
 from ..memory import BUFFERS_PER_RANK, GPU_RESERVE_PER_RANK, available_host_memory, bytes_per_rank, check_fits
 from ..modeling import Machine, load_calibration
-from ..mpienv import agree, busy_wait_warning, thread_level
+from ..mpienv import SHARED_CPUS, agree, busy_wait_warning, local_ranks, thread_level
 from ..options import (
     add_buffer_options,
     add_mpi_options,
@@ -359,7 +360,8 @@ def main(args: argparse.Namespace) -> int:
         },
     }
     writer = ResultsWriter(out_dir, header) if root else None
-    warning = busy_wait_warning(max(_as_list(meta["ranks_per_node"])), threads["provided"])
+    sharing = local_ranks() if os.environ.get(SHARED_CPUS) else None  # an emulated cluster's nodes share the CPUs
+    warning = busy_wait_warning(sharing or max(_as_list(meta["ranks_per_node"])), threads["provided"])
     console.header(meta, _settings(config, device, threads) + [w for w in [warning] if w] + [f"results: {out_dir}"])
     nodes = node_ids(meta["hosts"], per_node)
     watchdog = None

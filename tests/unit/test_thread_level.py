@@ -23,6 +23,19 @@ from bench.mpienv import busy_wait_warning, default_thread_level, local_ranks
         ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "2"}, 1),
         ({"SLURM_STEP_TASKS_PER_NODE": "3(x2),1", "SLURM_NODEID": "3"}, None),
         ({"SLURM_STEP_TASKS_PER_NODE": "garbage", "SLURM_NODEID": "0"}, None),
+        # an emulated cluster's nodes share one machine's CPUs: every rank of the job counts
+        ({"COLLBENCH_NODES_SHARE_CPUS": "1", "MPI_LOCALNRANKS": "2", "PMI_SIZE": "4"}, 4),
+        ({"COLLBENCH_NODES_SHARE_CPUS": "1", "OMPI_COMM_WORLD_LOCAL_SIZE": "2", "OMPI_COMM_WORLD_SIZE": "6"}, 6),
+        (
+            {
+                "COLLBENCH_NODES_SHARE_CPUS": "1",
+                "SLURM_STEP_TASKS_PER_NODE": "2(x2)",
+                "SLURM_NODEID": "1",
+                "SLURM_STEP_NUM_TASKS": "4",
+            },
+            4,
+        ),
+        ({"COLLBENCH_NODES_SHARE_CPUS": "", "MPI_LOCALNRANKS": "2", "PMI_SIZE": "4"}, 2),
     ],
 )
 def test_local_ranks_from_the_launcher(environ, expected):
@@ -37,6 +50,9 @@ def test_local_ranks_from_the_launcher(environ, expected):
         ({"MPI_LOCALNRANKS": "3"}, 2, 2, "multiple"),  # oversubscribed: MPICH would never yield
         ({"MPI_LOCALNRANKS": "8"}, 1, 64, "single"),  # each rank bound to its own core
         ({"OMPI_COMM_WORLD_LOCAL_SIZE": "8"}, 4, 4, "multiple"),
+        # 2 emulated nodes x 2 ranks on a 2-CPU machine: each node alone looks fine, the machine is oversubscribed
+        ({"MPI_LOCALNRANKS": "2", "PMI_SIZE": "4"}, 2, 2, "single"),
+        ({"MPI_LOCALNRANKS": "2", "PMI_SIZE": "4", "COLLBENCH_NODES_SHARE_CPUS": "1"}, 2, 2, "multiple"),
     ],
 )
 def test_default_is_single_unless_the_node_is_oversubscribed(environ, cpus, machine, level):
