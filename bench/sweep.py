@@ -141,8 +141,8 @@ class Sweep:
                     entries.append((algo, algo, options))
                     shapes = ", ".join(self.config.meshes)
                     self._skip(algo, dtype, op, f"mesh {shapes} do not fit {self.size} ranks; ran the default shape")
-            else:
-                entries.append((algo, algo, options))
+            else:  # mpi:tuned=FILE shows and records as mpi:tuned (its file is in params)
+                entries.append((algo.partition("=")[0], algo, options))
         return entries
 
     def _run_case(self, dtype: str, op: str, sizes: list[int], buffers: list[tuple[BufferSpec, Any, Any]]) -> None:
@@ -187,7 +187,7 @@ class Sweep:
         try:
             for placement in self.config.placements:
                 row = self._measure(alg, sendbuf, recvbuf, placement, expected)
-                row.update(algo=algo, dtype=dtype, op=op, bytes=nbytes, count=count)
+                row.update(algo=label if "=" in algo else algo, dtype=dtype, op=op, bytes=nbytes, count=count)
                 row["mesh"] = options.get("mesh") or alg.params().get("mesh", "")
                 row.update(self._buffer_fields(spec, sendbuf))
                 if self.model is not None:
@@ -264,6 +264,7 @@ class Sweep:
                 comm=self.comm,
                 watch=watch,
                 batch=self.device.batch,
+                around=alg.running,
             )
         if self.watchdog is not None:
             self.watchdog.idle()

@@ -25,6 +25,7 @@ is decided by rank 0 from the warm-up and broadcast, so every rank runs exactly 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -132,15 +133,21 @@ def measure(
     comm: Any,
     watch: Callable[[list[float]], None] | None = None,
     batch: Batch | None = None,
+    around: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> Timing:
     """Warm up, agree on the iteration count, time; the slowest rank's sample per iteration and the rank means.
 
     Rank 0 sizes the loop from the warm-up's wall time per iteration, barriers included, so that
-    ``policy.budget`` bounds the loop's real duration in either mode.
+    ``policy.budget`` bounds the loop's real duration in either mode. ``around()`` (the algorithm's
+    :meth:`~collectives.Allreduce.running`) holds around each loop of calls, not around the
+    collectives that agree on the count and combine the samples.
     """
     started = perf_counter()
     if warmup:
-        time_calls(call, warmup, mode, comm, watch, batch)
+        with around():
+            time_calls(call, warmup, mode, comm, watch, batch)
     per_iteration = (perf_counter() - started) / warmup if warmup else 0.0
     iters = comm.bcast(policy.count(nbytes, per_iteration) if comm.Get_rank() == 0 else None, root=0)
-    return agree(time_calls(call, iters, mode, comm, watch, batch), comm)
+    with around():
+        samples = time_calls(call, iters, mode, comm, watch, batch)
+    return agree(samples, comm)

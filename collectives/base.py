@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -46,6 +47,8 @@ class Allreduce:
     baseline: ClassVar[bool] = False  # a library's all-reduce rather than one written here
     # how a baseline moves data when it is not through MPI ("nccl", "gloo"): the transport its rows record
     own_transport: ClassVar[str] = ""
+    # the option that "NAME:VARIANT" sets to VARIANT (mpi:ring forces MPI's own ring); "" when none
+    variant_option: ClassVar[str] = ""
 
     @staticmethod
     def busbw_factor(p: int) -> float:
@@ -113,6 +116,12 @@ class Allreduce:
         self.bind(sendbuf, recvbuf)
         return functools.partial(self.run, sendbuf, recvbuf)
 
+    def running(self) -> AbstractContextManager[Any]:
+        """What must hold around this algorithm's calls and only those (not the caller's own collectives): a
+        forced MPI setting that the library reads at each call. The harness holds it around the calls it times;
+        ``alg(sendbuf, recvbuf)`` holds it by itself. Nothing for most algorithms."""
+        return nullcontext()
+
     def close(self) -> None:
         """Release communicators, persistent requests and scratch space (collective: every rank calls it)."""
 
@@ -146,11 +155,17 @@ def names() -> list[str]:
 
 
 def get(name: str) -> type[Allreduce]:
-    """The class registered as ``name``; Unsupported naming the registered ones otherwise."""
+    """The class registered as ``name`` (or as NAME of "NAME:VARIANT"); Unsupported naming the registered ones
+    otherwise."""
+    base, colon, variant = name.partition(":")
     try:
-        return _REGISTRY[name]
+        cls = _REGISTRY[base]
     except KeyError:
-        raise Unsupported(f"unknown algorithm {name!r}; registered: {', '.join(_REGISTRY)}") from None
+        raise Unsupported(f"unknown algorithm {base!r}; registered: {', '.join(_REGISTRY)}") from None
+    if colon and not (variant and cls.variant_option):
+        with_variants = [n for n, c in _REGISTRY.items() if c.variant_option]
+        raise Unsupported(f"{name!r}: NAME:VARIANT is for {', '.join(with_variants) or 'no algorithm here'}")
+    return cls
 
 
 def check_support(name: str, dtype: str, op: str) -> None:
@@ -176,4 +191,7 @@ def create(name: str, comm: Any, count: int, dtype: str, op: str, **options: Any
     check_support(name, dtype, op)
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    return get(name)(comm, count, dtype, op, **options)
+    cls = get(name)
+    if ":" in name:
+        options[cls.variant_option] = name.partition(":")[2]
+    return cls(comm, count, dtype, op, **options)

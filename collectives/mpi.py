@@ -8,6 +8,13 @@ On host buffers the bound call hands MPI buffers described once, at bind time (`
 datatype]``), so each call skips NumPy's buffer export: about 0.2 µs less per call than passing the
 arrays themselves, which matters where the whole call takes 1-3 µs.
 
+``mpi:ALG`` (the option ``algorithm``) forces one of the library's own algorithms instead
+(:mod:`collectives.mpiforce`): through a communicator of its own where the library reads the
+setting when a communicator is made (Open MPI), or with the setting held around its calls
+(:meth:`MPIAllreduce.running`) where the library reads it at every call (MPICH). One call at
+construction, under the setting, finds an algorithm that the library refuses for this count, dtype,
+op or communicator: that is Unavailable, with the library's reason, and never a row.
+
 On device buffers the transport decides how MPI sees them (with ``nccl-p2p``, the MPI path
 beside it: MPI never goes through NCCL): with a CUDA-aware MPI the device arrays go straight
 to ``MPI_Allreduce`` after the stream is synchronised; otherwise they are staged through
@@ -17,12 +24,18 @@ pinned host buffers allocated here, once (copy out, host all-reduce, copy in, ea
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
 
-from .base import Allreduce, Unsupported, register
+from . import mpiforce
+from .base import Allreduce, Unavailable, Unsupported, register
 
 
 @register("mpi")
@@ -31,10 +44,22 @@ class MPIAllreduce(Allreduce):
 
     description = "MPI library's MPI_Allreduce"
     baseline = True
+    options = {"algorithm": ""}  # one of the library's own, forced ("": the library chooses)
+    variant_option = "algorithm"
 
     def __init__(self, comm: Any, count: int, dtype: str, op: str, **options: Any):
         super().__init__(comm, count, dtype, op, **options)
         from mpi4py import MPI
+
+        chosen = self.settings["algorithm"]
+        self.tuned = chosen.partition("=")[2] if chosen.startswith("tuned=") else ""
+        if self.tuned:
+            chosen = mpiforce.tuned_choice(self.tuned, self.size, self.count * self.dtype.itemsize)
+        self.forcing = mpiforce.forcing(chosen) if chosen else None
+        self._own_comm = None
+        if self.forcing is not None and self.forcing.when == "communicator":
+            with mpiforce.in_force(self.forcing):
+                self._own_comm = comm = comm.Dup()
         from mpi4py.util import dtlib
 
         try:
@@ -53,6 +78,40 @@ class MPIAllreduce(Allreduce):
         if spec.staged:
             empty = spec.xp.empty(self.count, dtype=self.dtype)
             self._host = (spec.host_buffer(empty), spec.host_buffer(empty))
+        if self.forcing is not None and self.forcing.refusal:
+            refused = comm.allreduce(self._refusal(), op=MPI.MAX)  # rank 0 alone may hear it: all agree
+            if refused:
+                self.close()
+                raise Unavailable(
+                    f"{self.forcing.library} does not run its {self.forcing.algorithm} for {self.count} "
+                    f"{self.dtype_name} {self.op.name} on {self.size} ranks (it said: {refused})"
+                )
+
+    def _refusal(self) -> str:
+        """One call under the forced setting, with the process's standard error caught: what the library said
+        when it fell back to another algorithm, or ""."""
+        given = self.xp.zeros(self.count, dtype=self.dtype)
+        with capture_stderr() as said:
+            self.run(given, self.xp.empty_like(given))
+        found = re.search(self.forcing.refusal, "".join(said))  # type: ignore[union-attr]
+        return found.group(0) if found else ""
+
+    def params(self) -> dict[str, Any]:
+        tuned = {"tuned": self.tuned} if self.tuned else {}
+        if self.forcing is None:
+            return {**tuned, "algorithm": "(the library's own)"} if tuned else {}
+        forcing = self.forcing
+        return {**tuned, "algorithm": forcing.algorithm, "library": forcing.library, "forced": forcing.record()}
+
+    def running(self) -> AbstractContextManager[Any]:
+        if self.forcing is not None and self.forcing.when == "call":
+            return mpiforce.in_force(self.forcing)
+        return nullcontext()
+
+    def close(self) -> None:
+        if self._own_comm is not None:
+            self._own_comm.Free()
+            self._own_comm = None
 
     def bound(self, sendbuf: Any, recvbuf: Any) -> Callable[[], Any]:
         spec = self.transport_spec.for_mpi()
@@ -88,4 +147,23 @@ class MPIAllreduce(Allreduce):
         return array
 
     def run(self, sendbuf: Any, recvbuf: Any) -> None:
-        self.bound(sendbuf, recvbuf)()
+        with self.running():
+            self.bound(sendbuf, recvbuf)()
+
+
+@contextmanager
+def capture_stderr() -> Iterator[list[str]]:
+    """Catch what this process writes to file descriptor 2 (the MPI library's C code included) while held; the
+    list it gives holds that text once it is over."""
+    sys.stderr.flush()
+    said: list[str] = []
+    saved = os.dup(2)
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as caught:
+        try:
+            os.dup2(caught.fileno(), 2)
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            said.append(caught.read())

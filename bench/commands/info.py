@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import collectives
-from collectives import ncclcomm
+from collectives import mpiforce, ncclcomm
 
 from ..buffers import transparent_huge_pages
 from ..device import detect_cuda_aware
@@ -51,6 +51,9 @@ def main(args: argparse.Namespace) -> int:
         reason = cls.unavailable_reason()
         state = f"unavailable: {reason}" if reason else "available"
         print(f"  {name:<8} {cls.description} [{state}]")
+    print("the MPI library's own all-reduce algorithms (--algo mpi:ALG, or mpi:all for each):")
+    for line in mpiforce.describe():
+        print(f"  {line}")
     aware, how = detect_cuda_aware()
     nccl = ncclcomm.unavailable_reason()
     print("GPU transports (--device gpu):")

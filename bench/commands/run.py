@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import collectives
-from collectives import ncclcomm
+from collectives import mpiforce, ncclcomm
 from collectives.blocks import parse_mesh
 
 from ..buffers import check_itemsize, parse_align, transparent_huge_pages
@@ -47,7 +47,10 @@ HELP = "run an all-reduce sweep (under mpiexec or srun)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--algo", default="mpi", help="comma-separated algorithms (default: mpi); 'collbench info' lists them"
+        "--algo",
+        default="mpi",
+        help="comma-separated algorithms (default: mpi); mpi:ALG forces one of the MPI library's own, mpi:all "
+        "each of them, mpi:tuned=FILE the choices of a file from 'collbench tune'; 'collbench info' lists them",
     )
     parser.add_argument("-b", "--minbytes", default="8", help="smallest message size, e.g. 8, 64K, 1M (default: 8)")
     parser.add_argument("-e", "--maxbytes", default="16M", help="largest message size (default: 16M)")
@@ -177,9 +180,51 @@ def algorithm_options(args: argparse.Namespace, algos: list[str]) -> dict[str, d
     return options
 
 
+def parse_algorithms(text: str) -> list[str]:
+    """The algorithms of ``--algo``: registered names, and NAME:VARIANT where NAME takes one (mpi:ring)."""
+    names = list(dict.fromkeys(item.strip() for item in text.split(",") if item.strip()))
+    if not names:
+        raise UsageError(f"empty algorithm list; give one or more of {', '.join(collectives.names())}")
+    for name in names:
+        base, colon, variant = name.partition(":")
+        if base not in collectives.names():
+            raise UsageError(f"unknown algorithm {base!r}; expected one or more of {', '.join(collectives.names())}")
+        if colon and not (variant and collectives.get(base).variant_option):
+            raise UsageError(
+                f"{name!r}: only mpi takes :ALG (mpi:ring, mpi:all, mpi:tuned=FILE); 'collbench info' lists ALG"
+            )
+    return names
+
+
+def forced_algorithms(algos: list[str]) -> list[str]:
+    """``algos`` with mpi:all as each algorithm the running MPI can force; an mpi:ALG it lacks is a UsageError.
+    Where the library can force none, mpi:ALG stays, to be skipped with the reason when it runs."""
+    out: list[str] = []
+    for algo in algos:
+        variant = algo.partition(":")[2]
+        if not algo.startswith("mpi:") or variant.startswith("tuned="):
+            out.append(algo)
+            continue
+        try:
+            known = mpiforce.algorithms()
+        except collectives.Unavailable:
+            out.append(algo)
+            continue
+        if variant == "all":
+            out += [f"mpi:{name}" for name in known]
+        elif variant in known:
+            out.append(algo)
+        else:
+            library = next(iter(known.values())).library
+            raise UsageError(
+                f"{library} has no all-reduce algorithm {variant!r} to force; give one of {', '.join(known)}"
+            )
+    return list(dict.fromkeys(out))
+
+
 def config_from(args: argparse.Namespace) -> SweepConfig:
     """The validated sweep configuration; UsageError naming the first bad value."""
-    algos = split_list(args.algo, collectives.names(), "algorithm")
+    algos = parse_algorithms(args.algo)
     for name, needs in collectives.OPTIONAL_DTYPES.items():
         if name in args.dtype.split(",") and name not in collectives.DTYPES:
             raise UsageError(f"-d {name} needs {needs}")
@@ -314,6 +359,7 @@ def main(args: argparse.Namespace) -> int:
     root = comm.Get_rank() == 0
     threads = thread_level()
     config.thread_level = threads["provided"]
+    config.algos = agree(comm, lambda: forced_algorithms(config.algos))
     sizes, orders, per_node = _topology_plan(args, config, comm)
     local = local_rank(comm) if args.device == "gpu" else 0
     device = agree(comm, lambda: open_device(args.device, local, args.cuda_aware, args.transport))

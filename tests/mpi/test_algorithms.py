@@ -124,3 +124,65 @@ def test_mesh_shapes(comm):
     assert_all(comm, good, f"mesh wrong for one of {shapes}")
     with pytest.raises(collectives.Unsupported, match="has .* ranks but the communicator has"):
         collectives.create("mesh", comm, 10, "int32", "sum", mesh=f"{p + 1}x1")
+
+
+def test_the_librarys_own_algorithms_forced_are_exact(comm):
+    """mpi:ALG, each of the running library's own algorithms forced (MPICH's or Open MPI's), in every case the
+    library runs it; the cases where it says it would not run that algorithm are skips, never wrong rows."""
+    from collectives import mpiforce
+
+    p, rank = comm.Get_size(), comm.Get_rank()
+    known = mpiforce.algorithms()
+    failures, ran, refused = [], set(), set()
+    for name in known:
+        for count in sorted({0, 1, max(p - 1, 0), p, 1000, 65539}):
+            for dtype in sorted(collectives.ALL_DTYPES):
+                for op in sorted(collectives.ALL_OPS):
+                    try:
+                        alg = collectives.create(f"mpi:{name}", comm, count, dtype, op)
+                    except collectives.Unsupported:  # a dtype this MPI has no datatype for: plain mpi lacks it too
+                        continue
+                    except collectives.Unavailable:
+                        refused.add((name, count))
+                        continue
+                    expected = _reference(p, count, dtype, op)
+                    for in_place in (False, True):
+                        send = rank_input(rank, p, count, dtype, op)
+                        recv = send.copy() if in_place else np.full_like(send, 7)
+                        alg(recv if in_place else send, recv)
+                        if not np.array_equal(recv, expected):
+                            failures.append((name, count, dtype, op, in_place))
+                    alg.close()
+                    ran.add(name)
+    assert_all(comm, not failures, f"mpi:ALG wrong on rank {rank} for {failures[:3]}")
+    assert_all(comm, len(ran) >= len(known) - 1, f"only {sorted(ran)} of {sorted(known)} ran; refused {refused}")
+
+
+def test_forcing_changes_the_algorithm(comm):
+    """Proof that a forced algorithm runs, from the results themselves: on values whose float32 sum depends on
+    the order of the additions (2**25 + 1 rounds to 2**25), the library's ring and its recursive doubling
+    associate the ranks differently, so they give different sums, and the same sum every time."""
+    from collectives import mpiforce
+
+    p, rank = comm.Get_size(), comm.Get_rank()
+    if p != 4:
+        pytest.skip("the order of the additions is worked out for 4 ranks")
+    big = np.float32(2**25)
+    pattern = np.array([big, 1, -big, 1], np.float32)
+    count = 64
+    given = np.array([pattern[(rank + i) % p] for i in range(count)], np.float32)
+    given[::3] *= -1
+    known = mpiforce.algorithms()
+    library = next(iter(known.values())).library
+    sums = {}
+    for name in ("ring", "recursive_doubling"):  # both MPICH's and Open MPI's names
+        assert name in known, f"{library} has no {name} to force"
+        alg = collectives.create(f"mpi:{name}", comm, count, "float32", "sum")
+        first, second = np.empty_like(given), np.empty_like(given)
+        alg(given, first)
+        alg(given, second)
+        alg.close()
+        assert_all(comm, np.array_equal(first, second), f"mpi:{name} gave two different sums")
+        sums[name] = first
+    ring, doubling = sums["ring"], sums["recursive_doubling"]
+    assert_all(comm, not np.array_equal(ring, doubling), f"{library}'s forced ring and recursive doubling agree")

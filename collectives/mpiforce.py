@@ -1,0 +1,299 @@
+"""The MPI library's own all-reduce algorithms, one at a time: what ``mpi:ALG`` forces, and how.
+
+Every library chooses among several internal algorithms by message and communicator size. To
+measure each one, collbench forces it through the library's control variables (MPI_T, see
+:mod:`collectives.mpit`), within one launch:
+
+- **MPICH** reads ``MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM`` at every call. Forcing it also takes
+  the device (ch4) out of the way (``MPIR_CVAR_ALLREDUCE_DEVICE_COLLECTIVE=0``, with
+  ``MPIR_CVAR_DEVICE_COLLECTIVES=percoll``), since the device's own selection would otherwise
+  decide first, and has MPICH say so when an algorithm cannot take the call and it falls back to
+  its own choice (``MPIR_CVAR_COLLECTIVE_FALLBACK=print``: rank 0 prints "Allreduce ALG cannot be
+  applied"; ``error`` would fail rank 0 alone and leave the others waiting in the call). One call
+  at construction, with MPI's standard error caught, finds that: the algorithm is then Unavailable,
+  never a mislabelled row. ``ccl`` is not forced: without NCCL or RCCL in the library it falls back
+  without a word. The settings hold only while the algorithm runs (:func:`in_force`), never during
+  the harness's own collectives. The algorithm names are MPICH's, from the variable's description.
+- **Open MPI** reads ``coll_tuned``'s forced algorithm when a communicator is made. Forcing
+  sets ``coll_tuned_use_dynamic_rules`` and ``coll_tuned_allreduce_algorithm`` (and lowers
+  ``coll_han_priority`` so that ``coll/han`` does not take the communicator instead),
+  duplicates the communicator, and restores the variables: only that communicator is forced.
+  The names are Open MPI's, from the variable's enumeration.
+- **Intel MPI** takes ``I_MPI_ADJUST_ALLREDUCE`` at start-up only: there, run one launch per
+  algorithm with that variable set (see the README).
+
+A forced setting that the library refuses (MPI_T returns an error, or the variable does not read
+back as written) makes the algorithm unavailable, with the reason: a skip, never a row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from . import mpit
+from .base import Unavailable, Unsupported
+
+MPICH_ALGORITHM = "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"
+OMPI_ALGORITHM = "coll_tuned_allreduce_algorithm"
+OMPI_ALLREDUCE = 2  # all-reduce's number among Open MPI's collectives in a rules file
+# MPICH's algorithms that forcing cannot measure, and why
+MPICH_NOT_FORCED = {
+    "ccl": "it hands the call to NCCL or RCCL and, in a library built without them, falls back to MPICH's own "
+    "choice without a word, so its rows would be mislabelled",
+}
+
+
+@dataclass(frozen=True)
+class Forcing:
+    """One internal algorithm of the running library and the control variables that force it.
+
+    ``settings`` are (variable, value, the value's name); ``when`` is "call" where the library reads
+    them at every call (they are set while the algorithm runs) or "communicator" where it reads them
+    when a communicator is made (they are set while one is duplicated for the algorithm)."""
+
+    library: str
+    algorithm: str
+    settings: tuple[tuple[str, int, str], ...]
+    when: str
+    refusal: str = ""  # a pattern in what the library prints when it does not run the algorithm after all
+
+    def record(self) -> dict[str, str]:
+        """The settings as rows record them: variable -> value's name."""
+        return {name: shown for name, _, shown in self.settings}
+
+
+def _listed(description: str) -> list[str]:
+    """The value names an MPICH enumeration lists in its description ("name - what it does"), in order."""
+    return re.findall(r"^\s*([A-Za-z0-9_]+)\s+-\s", description, flags=re.MULTILINE)
+
+
+def _named(variable: str, value_name: str) -> tuple[str, int, str]:
+    """(variable, the index of ``value_name`` in its MPICH description, the name); Unavailable without it."""
+    found = mpit.cvar(variable)
+    names = _listed(found.description) if found else []
+    if value_name not in names:
+        raise Unavailable(f"MPICH has no {variable}={value_name} to force an algorithm with")
+    return variable, names.index(value_name), value_name
+
+
+def _mpich() -> dict[str, Forcing]:
+    found = mpit.cvar(MPICH_ALGORITHM)
+    if found is None or not found.is_int:
+        raise Unavailable(f"this MPICH has no integer control variable {MPICH_ALGORITHM}")
+    names = _listed(found.description)
+    if not names or names[0] != "auto":
+        raise Unavailable(f"cannot read the algorithms from {MPICH_ALGORITHM}'s description")
+    extra = (
+        _named("MPIR_CVAR_DEVICE_COLLECTIVES", "percoll"),
+        ("MPIR_CVAR_ALLREDUCE_DEVICE_COLLECTIVE", 0, "0"),
+        _named("MPIR_CVAR_COLLECTIVE_FALLBACK", "print"),
+    )
+    return {
+        name: Forcing("MPICH", name, ((MPICH_ALGORITHM, value, name), *extra), "call", r"\w+ \w+ cannot be applied")
+        for value, name in enumerate(names)
+        if name != "auto" and name not in MPICH_NOT_FORCED
+    }
+
+
+def _open_mpi() -> dict[str, Forcing]:
+    found = mpit.cvar(OMPI_ALGORITHM)
+    if found is None or not found.items:
+        raise Unavailable(f"this Open MPI has no coll_tuned control variable {OMPI_ALGORITHM} to force with")
+    extra = [("coll_tuned_use_dynamic_rules", 1, "true")]
+    if mpit.cvar("coll_han_priority") is not None:
+        extra.append(("coll_han_priority", 0, "0"))
+    return {
+        name: Forcing("Open MPI", name, ((OMPI_ALGORITHM, value, name), *extra), "communicator")
+        for value, name in found.items
+        if value != 0  # 0 is "ignore": no algorithm forced
+    }
+
+
+@cache
+def algorithms() -> dict[str, Forcing]:
+    """The running library's internal all-reduce algorithms that can be forced in this launch, by name.
+
+    Unavailable, with the reason and what to do, where the library has none that can be forced so."""
+    from mpi4py import MPI
+
+    vendor = MPI.get_vendor()[0]
+    try:
+        if vendor == "MPICH":
+            return _mpich()
+        if vendor == "Open MPI":
+            return _open_mpi()
+    except mpit.ToolError as exc:
+        raise Unavailable(f"{vendor}'s MPI_T interface failed: {exc}") from None
+    if vendor == "Intel MPI":
+        raise Unavailable(
+            "Intel MPI reads I_MPI_ADJUST_ALLREDUCE at start-up only: launch once per algorithm with "
+            "I_MPI_ADJUST_ALLREDUCE=N and --algo mpi (the README lists N)"
+        )
+    raise Unavailable(f"collbench knows no way to force {vendor}'s internal algorithms")
+
+
+def forcing(name: str) -> Forcing:
+    """The forcing of algorithm ``name``; Unsupported naming the library's algorithms when it has none by that name."""
+    known = algorithms()
+    if name in MPICH_NOT_FORCED and next(iter(known.values())).library == "MPICH":
+        raise Unavailable(f"MPICH's {name} is not forced: {MPICH_NOT_FORCED[name]}")
+    if name not in known:
+        library = next(iter(known.values())).library if known else "this MPI"
+        raise Unsupported(f"{library} has no all-reduce algorithm {name!r}; it has {', '.join(known)}")
+    return known[name]
+
+
+@contextmanager
+def in_force(chosen: Forcing) -> Iterator[None]:
+    """Hold ``chosen``'s settings, then put back what was there before (also on error)."""
+    previous: list[tuple[mpit.Cvar, int]] = []
+    try:
+        for name, value, _ in chosen.settings:
+            variable = mpit.cvar(name)
+            if variable is None:
+                raise Unavailable(f"{chosen.library} has no control variable {name}")
+            previous.append((variable, variable.read()))
+            variable.write(value)
+        yield
+    except mpit.ToolError as exc:
+        raise Unavailable(f"{chosen.library} refused to force {chosen.algorithm}: {exc}") from None
+    finally:
+        for variable, value in reversed(previous):
+            variable.write(value)
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The library's own algorithm to force per communicator size and message size, as ``collbench tune`` writes
+    it: ``rules[p]`` lists (from this many bytes on, algorithm), in order; ``rules[0]`` holds for every size."""
+
+    library: str
+    rules: dict[int, list[tuple[int, str]]]
+
+    def choice(self, p: int, nbytes: int) -> str:
+        """The algorithm for ``nbytes`` on ``p`` ranks ("" where the file leaves the library's own choice)."""
+        chosen = ""
+        for start, name in self.rules.get(p, self.rules.get(0, [])):
+            if nbytes >= start:
+                chosen = name
+        return chosen
+
+
+def read_tuning(path: str, names_by_id: dict[int, str] | None = None) -> Tuning:
+    """The tuning in an environment file from ``collbench tune`` (and the Open MPI rules file it names).
+    ``names_by_id`` names Open MPI's algorithm numbers (default: the running library's). ValueError saying
+    what is wrong otherwise. A file that forces nothing (the library's own choice won) is an empty Tuning."""
+    settings: dict[str, str] = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            found = re.fullmatch(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*", line.split("#")[0])
+            if found:
+                settings[found.group(1)] = found.group(2).strip("'\"")
+    if MPICH_ALGORITHM in settings:
+        return Tuning("MPICH", {0: [(0, settings[MPICH_ALGORITHM])]})
+    rules_file = settings.get("OMPI_MCA_coll_tuned_dynamic_rules_filename")
+    if rules_file:
+        if names_by_id is None:
+            variable = mpit.cvar(OMPI_ALGORITHM)
+            names_by_id = dict(variable.items) if variable else {}
+        return Tuning("Open MPI", _read_rules(rules_file, names_by_id))
+    if settings:
+        raise ValueError(f"{path} sets neither {MPICH_ALGORITHM} nor an Open MPI rules file: not from collbench tune")
+    return Tuning("", {})
+
+
+def tuned_choice(path: str, p: int, nbytes: int) -> str:
+    """The algorithm the tuning file at ``path`` forces for ``nbytes`` on ``p`` ranks of the running library
+    ("" for its own choice); Unsupported when the file cannot be read or was made for another library."""
+    try:
+        tuning = read_tuning(path)
+    except (OSError, ValueError) as exc:
+        raise Unsupported(f"mpi:tuned={path}: {exc}") from None
+    library = next(iter(algorithms().values())).library
+    if tuning.library and tuning.library != library:
+        raise Unsupported(f"mpi:tuned={path} was written for {tuning.library}; this is {library}")
+    return tuning.choice(p, nbytes)
+
+
+def _read_rules(path: str, names_by_id: dict[int, str]) -> dict[int, list[tuple[int, str]]]:
+    """The all-reduce rules of an Open MPI ``coll_tuned`` dynamic rules file: p -> [(from bytes, algorithm)]."""
+    with open(path, encoding="utf-8") as handle:
+        numbers = [[int(word) for word in line.split("#")[0].split()] for line in handle]
+    numbers = [line for line in numbers if line]
+    position = 0
+
+    def take() -> list[int]:
+        nonlocal position
+        if position >= len(numbers):
+            raise ValueError(f"{path} ends early: not a coll_tuned rules file")
+        position += 1
+        return numbers[position - 1]
+
+    rules: dict[int, list[tuple[int, str]]] = {}
+    for _ in range(take()[0]):  # collectives
+        collective = take()[0]
+        for _ in range(take()[0]):  # communicator sizes
+            p = take()[0]
+            sizes = [take() for _ in range(take()[0])]
+            if collective == OMPI_ALLREDUCE:
+                unknown = [line[1] for line in sizes if line[1] not in names_by_id and line[1] != 0]
+                if unknown:
+                    raise ValueError(f"{path}: Open MPI has no all-reduce algorithm number {unknown[0]}")
+                rules[p] = [(line[0], names_by_id.get(line[1], "")) for line in sizes]
+    return rules
+
+
+def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[str]) -> list[str]:
+    """Write ``tuning`` ready to use: an environment file at ``path`` (``. path`` before mpiexec, or as a job's
+    environment), and for Open MPI the rules file it names (``path`` with ``.rules``). Returns the files written.
+    ``ids`` are Open MPI's numbers for its algorithms."""
+    lines = [f"# {line}" if line else "#" for line in comments]
+    written = [path]
+    if tuning.library == "MPICH":
+        chosen = tuning.choice(0, 0)
+        if chosen:
+            lines += [
+                f"export {MPICH_ALGORITHM}={chosen}",
+                "export MPIR_CVAR_DEVICE_COLLECTIVES=percoll",
+                "export MPIR_CVAR_ALLREDUCE_DEVICE_COLLECTIVE=0  # the device's own selection would decide first",
+            ]
+    elif tuning.library == "Open MPI":
+        rules_path = str(Path(path).with_suffix(".rules").resolve())
+        body = ["1  # collectives", f"{OMPI_ALLREDUCE}  # all-reduce", f"{len(tuning.rules)}  # communicator sizes"]
+        for p, ranges in sorted(tuning.rules.items()):
+            body += [f"{p}  # communicator size", f"{len(ranges)}  # message sizes"]
+            body += [
+                f"{start} {ids.get(name, 0)} 0 0  # from {start} B: {name or 'coll_tuned own choice'}"
+                for start, name in ranges
+            ]
+        Path(rules_path).write_text("\n".join(body) + "\n", encoding="utf-8")
+        written.append(rules_path)
+        lines += [
+            "export OMPI_MCA_coll_tuned_use_dynamic_rules=1",
+            f"export OMPI_MCA_coll_tuned_dynamic_rules_filename={rules_path}",
+            "export OMPI_MCA_coll_han_priority=0  # as measured: coll/tuned, not coll/han, runs the all-reduce",
+        ]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return written
+
+
+def describe() -> list[str]:
+    """Lines for ``collbench info``: which of the running library's algorithms ``mpi:ALG`` forces, and how."""
+    try:
+        known = algorithms()
+    except Unavailable as exc:
+        return [f"none here: {exc}"]
+    first = next(iter(known.values()))
+    variables = ", ".join(
+        f"{name}={shown if name != first.settings[0][0] else 'ALG'}" for name, _, shown in first.settings
+    )
+    when = "at every call, only while mpi:ALG runs" if first.when == "call" else "on a communicator of its own"
+    lines = [f"{first.library}, through MPI_T ({variables}), {when}:", "  " + ", ".join(known)]
+    if first.library == "MPICH":
+        lines += [f"  not forced: {name}: {why}" for name, why in MPICH_NOT_FORCED.items()]
+    return lines

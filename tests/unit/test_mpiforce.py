@@ -1,0 +1,90 @@
+"""Forcing the MPI library's own algorithms: names, the --algo syntax and tuning files, without MPI running."""
+
+from __future__ import annotations
+
+import pytest
+
+import collectives
+from bench.commands.run import parse_algorithms
+from bench.errors import UsageError
+from collectives.mpiforce import Tuning, _listed, read_tuning, write_tuning
+
+MPICH_DESCRIPTION = """Variable to select allreduce algorithm
+auto - Internal algorithm selection (can be overridden with MPIR_CVAR_COLL_SELECTION_TUNING_JSON_FILE)
+nb                       - Force nonblocking algorithm
+recursive_doubling       - Force recursive doubling algorithm
+ring                     - Force ring algorithm
+k_reduce_scatter_allgather - Force reduce scatter allgather algorithm"""
+
+
+def test_mpich_values_are_read_in_order_from_the_description():
+    assert _listed(MPICH_DESCRIPTION) == ["auto", "nb", "recursive_doubling", "ring", "k_reduce_scatter_allgather"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mpi,mpi:all", ["mpi", "mpi:all"]),
+        ("ring, mpi:ring ,ring", ["ring", "mpi:ring"]),
+        ("mpi:tuned=/tmp/a.env", ["mpi:tuned=/tmp/a.env"]),
+    ],
+)
+def test_algo_lists_with_the_librarys_own(text, expected):
+    assert parse_algorithms(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        ("ring:fast", "only mpi takes :ALG"),
+        ("mpi:", "only mpi takes :ALG"),
+        ("bogus", "unknown algorithm 'bogus'"),
+        (",", "empty"),
+    ],
+)
+def test_bad_algo_lists_say_what_to_do(text, said):
+    with pytest.raises(UsageError, match=said):
+        parse_algorithms(text)
+
+
+def test_a_variant_names_the_class_that_takes_it():
+    assert collectives.get("mpi:ring") is collectives.get("mpi")
+    with pytest.raises(collectives.Unsupported, match="NAME:VARIANT is for mpi"):
+        collectives.get("ring:x")
+
+
+def test_an_mpich_tuning_file_round_trips(tmp_path):
+    path = str(tmp_path / "tuned.env")
+    written = write_tuning(Tuning("MPICH", {0: [(0, "reduce_scatter_allgather")]}), path, {}, ["made by a test"])
+    assert written == [path]
+    text = open(path).read()
+    assert "export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=reduce_scatter_allgather" in text and "# made by a test" in text
+    tuning = read_tuning(path)
+    assert tuning.library == "MPICH" and tuning.choice(4, 1 << 20) == "reduce_scatter_allgather"
+
+
+def test_an_open_mpi_tuning_file_round_trips(tmp_path):
+    rules = {2: [(0, "recursive_doubling"), (65536, "ring")], 4: [(0, ""), (1 << 20, "rabenseifner")]}
+    ids = {"recursive_doubling": 3, "ring": 4, "rabenseifner": 6}
+    path = str(tmp_path / "tuned.env")
+    written = write_tuning(Tuning("Open MPI", rules), path, ids, [])
+    assert written == [path, str(tmp_path / "tuned.rules")]
+    assert "export OMPI_MCA_coll_tuned_use_dynamic_rules=1" in open(path).read()
+    tuning = read_tuning(path, {number: name for name, number in ids.items()})
+    assert tuning == Tuning("Open MPI", rules)
+    assert [tuning.choice(2, n) for n in (8, 65535, 65536)] == ["recursive_doubling", "recursive_doubling", "ring"]
+    assert [tuning.choice(4, n) for n in (8, 1 << 20)] == ["", "rabenseifner"]
+    assert tuning.choice(8, 8) == ""  # a communicator size the file does not name: the library's own choice
+
+
+def test_a_file_that_forces_nothing_leaves_the_librarys_choice(tmp_path):
+    path = tmp_path / "tuned.env"
+    write_tuning(Tuning("MPICH", {}), str(path), {}, ["the default was best everywhere"])
+    assert read_tuning(str(path)).choice(2, 8) == ""
+
+
+def test_a_file_from_elsewhere_is_refused(tmp_path):
+    path = tmp_path / "other.env"
+    path.write_text("export FOO=1\n")
+    with pytest.raises(ValueError, match="not from collbench tune"):
+        read_tuning(str(path))
