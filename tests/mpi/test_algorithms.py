@@ -51,6 +51,20 @@ def _options(algo: str, options: dict, p: int, rank: int) -> dict:
     return options
 
 
+def _wrong_placements(alg: collectives.Allreduce, rank: int, p: int) -> list[str]:
+    """The placements ("out", "in") in which ``alg`` gives a result other than the NumPy reference."""
+    count, dtype, op = alg.count, alg.dtype_name, alg.op.name
+    expected = _reference(p, count, dtype, op)
+    wrong = []
+    for in_place in (False, True):
+        send = rank_input(rank, p, count, dtype, op)
+        recv = send.copy() if in_place else np.full_like(send, 7)
+        alg(recv if in_place else send, recv)
+        if not np.array_equal(recv, expected):
+            wrong.append("in" if in_place else "out")
+    return wrong
+
+
 @pytest.mark.parametrize("algo", HAND_WRITTEN)
 def test_exact_for_every_count_dtype_op_and_placement(comm, algo):
     p, rank = comm.Get_size(), comm.Get_rank()
@@ -61,14 +75,8 @@ def test_exact_for_every_count_dtype_op_and_placement(comm, algo):
         for count in [c for c in counts if "chunk" not in variant or c <= SMALL_CHUNK_COUNTS]:
             for dtype in sorted(collectives.ALL_DTYPES):
                 for op in sorted(collectives.ALL_OPS):
-                    expected = _reference(p, count, dtype, op)
                     alg = collectives.create(algo, comm, count, dtype, op, **options)
-                    for in_place in (False, True):
-                        send = rank_input(rank, p, count, dtype, op)
-                        recv = send.copy() if in_place else np.full_like(send, 7)
-                        alg(recv if in_place else send, recv)
-                        if not np.array_equal(recv, expected):
-                            failures.append((options, count, dtype, op, in_place))
+                    failures += [(options, count, dtype, op, where) for where in _wrong_placements(alg, rank, p)]
                     alg.close()
     assert_all(comm, not failures, f"{algo} wrong on rank {rank} for {failures[:3]}")
 
@@ -145,13 +153,7 @@ def test_the_librarys_own_algorithms_forced_are_exact(comm):
                     except collectives.Unavailable:
                         refused.add((name, count))
                         continue
-                    expected = _reference(p, count, dtype, op)
-                    for in_place in (False, True):
-                        send = rank_input(rank, p, count, dtype, op)
-                        recv = send.copy() if in_place else np.full_like(send, 7)
-                        alg(recv if in_place else send, recv)
-                        if not np.array_equal(recv, expected):
-                            failures.append((name, count, dtype, op, in_place))
+                    failures += [(name, count, dtype, op, where) for where in _wrong_placements(alg, rank, p)]
                     alg.close()
                     ran.add(name)
     assert_all(comm, not failures, f"mpi:ALG wrong on rank {rank} for {failures[:3]}")
