@@ -101,7 +101,14 @@ class MPIAllreduce(Allreduce):
         if self.forcing is None:
             return {**tuned, "algorithm": "(the library's own)"} if tuned else {}
         forcing = self.forcing
-        return {**tuned, "algorithm": forcing.algorithm, "library": forcing.library, "forced": forcing.record()}
+        number = forcing.settings[0][1]  # the algorithm's value: Open MPI's rules files name algorithms by it
+        return {
+            **tuned,
+            "algorithm": forcing.algorithm,
+            "id": number,
+            "library": forcing.library,
+            "forced": forcing.record(),
+        }
 
     def running(self) -> AbstractContextManager[Any]:
         if self.forcing is not None and self.forcing.when == "call":

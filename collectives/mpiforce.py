@@ -244,7 +244,7 @@ def _read_rules(path: str, names_by_id: dict[int, str]) -> dict[int, list[tuple[
                 unknown = [line[1] for line in sizes if line[1] not in names_by_id and line[1] != 0]
                 if unknown:
                     raise ValueError(f"{path}: Open MPI has no all-reduce algorithm number {unknown[0]}")
-                rules[p] = [(line[0], names_by_id.get(line[1], "")) for line in sizes]
+                rules[p] = [(line[0], names_by_id[line[1]] if line[1] else "") for line in sizes]  # 0: tuned's own
     return rules
 
 

@@ -1,17 +1,33 @@
 """The best measured algorithm per p and size range, and settings that steer MPI or NCCL to match.
 
-    collbench tune results/RUN [--json tuning.json]
+    collbench tune results/RUN [--out tuned-mpi.env] [--json tuning.json]
 
-The table comes from the measurements (median time, out of place where measured). The
+The table comes from the measurements (each row's time, out of place where measured). The
 suggestions map each winner to the closest native algorithm: MPICH's
 MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM, an Open MPI coll_tuned dynamic rules file, NCCL_ALGO.
 They are suggestions: the native implementations differ from collbench's.
+
+Where the run measured the library's own algorithms (``--algo mpi,mpi:all``), the tuning is
+measured instead of guessed, and written ready to use (:func:`collectives.mpiforce.write_tuning`):
+per communicator size and size range, the forced algorithm that beat the library's own choice
+by at least ``MARGIN`` (else the library's choice stays), with the gain expected from the rows.
+Open MPI's rules file holds a choice per size range. MPICH reads a choice per size only from a
+tuning file that covers every collective (one that lacks any aborts MPI_Init), which collbench,
+measuring all-reduce alone, does not write: its file forces one algorithm for every size, the one
+with the largest median gain that is nowhere more than ``WORST`` slower, or none.
+``--algo mpi,mpi:tuned=FILE`` then times the file against the library's choice in one job.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from collectives.mpiforce import Tuning, write_tuning
 
 from ..errors import UsageError
 from ..modeling import size_ranges
@@ -41,8 +57,19 @@ OMPI_NAMES = {
 }
 
 
+MARGIN = 1.05  # a forced algorithm replaces the library's choice only where it is this much faster
+WORST = 1.10  # MPICH's one algorithm for all sizes may be at most this much slower at any size
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="results directories or files")
+    parser.add_argument(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="where the measured MPI tuning goes, with runs that measured mpi:ALG (default: tuned-mpi.env in "
+        "the first results directory)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the table and suggestions as JSON")
 
 
@@ -95,7 +122,107 @@ def main(args: argparse.Namespace) -> int:
         "--mca coll_tuned_dynamic_rules_filename rules.txt"
     )
     print(out["openmpi_rules"], end="")
+    measured = measured_tuning(df)
+    if measured is not None:
+        out["measured"] = _write_measured(measured, args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(out, handle, indent=1)
     return 0
+
+
+@dataclass
+class Measured:
+    """The library's own choice (``mpi``) against its forced algorithms (``mpi:ALG``), from the rows."""
+
+    library: str
+    times: dict[int, dict[int, dict[str, float]]]  # p -> bytes -> {"" (the library's choice) or ALG: seconds}
+    ids: dict[str, int]
+
+
+def measured_tuning(df: Any) -> Measured | None:
+    """The rows' ``mpi`` and ``mpi:ALG`` times, where a run measured both (None otherwise)."""
+    forced = df[df["algo"].str.startswith("mpi:") & (df["algo"] != "mpi:tuned")]
+    if forced.empty or not (df["algo"] == "mpi").any():
+        return None
+    times: dict[int, dict[int, dict[str, float]]] = {}
+    ids: dict[str, int] = {}
+    libraries = set()
+    for row in df[(df["algo"] == "mpi") | df.index.isin(forced.index)].itertuples():
+        params = json.loads(row.params) if isinstance(row.params, str) and row.params else {}
+        name = "" if row.algo == "mpi" else row.algo.partition(":")[2]
+        if name:
+            libraries.add(params.get("library", ""))
+            ids[name] = int(params.get("id", 0))
+        cell = times.setdefault(int(row.p), {}).setdefault(int(row.bytes), {})
+        cell[name] = min(cell.get(name, float("inf")), float(row.time_s))
+    if len(libraries) != 1:
+        raise UsageError(f"the runs measured the algorithms of {len(libraries)} MPI libraries; tune one at a time")
+    return Measured(libraries.pop(), times, ids)
+
+
+def _per_size_choice(cell: dict[str, float]) -> str:
+    """The forced algorithm that beats the library's choice by MARGIN at this size, else "" (the library's)."""
+    default = cell.get("", float("inf"))
+    name, seconds = min(((n, t) for n, t in cell.items() if n), key=lambda item: item[1], default=("", default))
+    return name if seconds * MARGIN <= default else ""
+
+
+def _one_for_all(measured: Measured) -> tuple[str, str]:
+    """MPICH's single algorithm for every size and p: the largest median gain, nowhere WORST slower; and why."""
+    best, best_gain = "", 1.0
+    for name in sorted(measured.ids):
+        gains = [
+            cell[""] / cell[name]
+            for sizes in measured.times.values()
+            for cell in sizes.values()
+            if name in cell and "" in cell
+        ]
+        if not gains or min(gains) < 1 / WORST:
+            continue
+        gain = statistics.median(gains)
+        if gain > best_gain:
+            best, best_gain = name, gain
+    if not best:
+        return "", f"no algorithm beats MPICH's own choice without being more than {WORST - 1:.0%} slower at some size"
+    return best, f"{best}: median gain {best_gain:.2f}x over all sizes, nowhere more than {WORST - 1:.0%} slower"
+
+
+def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, Any]:
+    """Print the measured tuning, write its file; what ``--json`` records of it."""
+    rules: dict[int, list[tuple[int, str]]] = {}
+    print(f"\n# measured: {measured.library}'s own choice (mpi) against its forced algorithms (mpi:ALG)")
+    print(f"# {'p':>3} {'from':>8} {'to':>8}  {'force':<28} expected gain (the library's time / the forced one's)")
+    if measured.library == "MPICH":
+        chosen, why = _one_for_all(measured)
+        choices = {p: {n: chosen for n in sizes} for p, sizes in measured.times.items()}
+    else:
+        choices = {p: {n: _per_size_choice(cell) for n, cell in sizes.items()} for p, sizes in measured.times.items()}
+        why = f"per size range: a forced algorithm where it is at least {MARGIN - 1:.0%} faster"
+    table = []
+    for p, sizes in sorted(choices.items()):
+        ranges = size_ranges([(n, name, 0.0) for n, name in sorted(sizes.items())])
+        rules[p] = [(0 if i == 0 else lo, name) for i, (lo, _, name) in enumerate(ranges)]  # from 0 B on
+        for lo, hi, name in ranges:
+            cells = [measured.times[p][n] for n in sorted(sizes) if lo <= n <= hi]
+            gains = [c[""] / c[name] for c in cells if name and name in c and "" in c] or [1.0]
+            gain = statistics.median(gains)
+            shown = name or "(the library's own choice)"
+            print(f"  {p:>3} {format_size(lo):>8} {format_size(hi):>8}  {shown:<28} {gain:.2f}x")
+            table.append({"p": p, "from": lo, "to": hi, "force": name, "gain": gain})
+    print(f"# {why}")
+    if measured.library == "MPICH":
+        rules = {0: [(0, chosen)]} if chosen else {}
+    path = args.out or os.path.join(_first_directory(args.results), "tuned-mpi.env")
+    comments = [
+        f"collbench tune {' '.join(args.results)}: {measured.library}, {why}",
+        "source this file before mpiexec",
+    ]
+    written = write_tuning(Tuning(measured.library, rules), path, measured.ids, comments)
+    print(f"# written: {', '.join(written)}; time it against the default: --algo mpi,mpi:tuned={written[0]}")
+    return {"library": measured.library, "table": table, "files": written, "why": why}
+
+
+def _first_directory(results: list[str]) -> str:
+    first = results[0]
+    return first if os.path.isdir(first) else os.path.dirname(first) or "."

@@ -88,3 +88,47 @@ def test_a_file_from_elsewhere_is_refused(tmp_path):
     path.write_text("export FOO=1\n")
     with pytest.raises(ValueError, match="not from collbench tune"):
         read_tuning(str(path))
+
+
+def _rows(times: dict[str, list[float]], library: str, sizes=(8, 1024, 1 << 20)):
+    import json
+
+    import pandas as pd
+
+    rows = []
+    for algo, seconds in times.items():
+        name = algo.partition(":")[2]
+        params = json.dumps({"algorithm": name, "id": len(name), "library": library} if name else {})
+        rows += [
+            {"algo": algo, "p": 2, "bytes": b, "time_s": t, "params": params}
+            for b, t in zip(sizes, seconds, strict=True)
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_open_mpi_tuning_forces_per_size_only_what_clearly_wins(tmp_path):
+    from argparse import Namespace
+
+    from bench.commands.tune import _write_measured, measured_tuning
+
+    rows = _rows(
+        {"mpi": [1.0, 1.0, 1.0], "mpi:ring": [2.0, 0.97, 0.5], "mpi:rabenseifner": [0.5, 1.5, 0.8]}, "Open MPI"
+    )
+    measured = measured_tuning(rows)
+    out = _write_measured(measured, Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
+    # 8 B: rabenseifner (2x); 1 KiB: ring is 3% faster, below the margin: Open MPI's own; 1 MiB: ring (2x)
+    assert [(r["force"], r["gain"]) for r in out["table"]] == [("rabenseifner", 2.0), ("", 1.0), ("ring", 2.0)]
+    tuning = read_tuning(out["files"][0], {len("ring"): "ring", len("rabenseifner"): "rabenseifner"})
+    assert [tuning.choice(2, n) for n in (0, 8, 1024, 1 << 20)] == ["rabenseifner", "rabenseifner", "", "ring"]
+
+
+def test_mpich_tuning_is_one_algorithm_nowhere_much_slower(tmp_path):
+    from argparse import Namespace
+
+    from bench.commands.tune import _write_measured, measured_tuning
+
+    # ring is 2x faster at two sizes but 20% slower at one; rsag gains less and is nowhere >10% slower
+    rows = _rows({"mpi": [1.0, 1.0, 1.0], "mpi:ring": [1.2, 0.5, 0.5], "mpi:rsag": [1.05, 0.8, 0.8]}, "MPICH")
+    out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
+    assert {r["force"] for r in out["table"]} == {"rsag"}
+    assert read_tuning(out["files"][0]).choice(2, 8) == "rsag"
