@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import traceback
 
 from . import __version__
@@ -10,6 +12,8 @@ from .commands import COMMANDS
 from .errors import UsageError
 from .mpienv import abort, is_root, request_thread_level
 from .options import Parser
+
+OPEN_MPI_GRACE = 10.0  # seconds a rank other than 0 waits, under Open MPI, for rank 0 to report a bad input
 
 
 def build_parser() -> Parser:
@@ -42,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, collectives.CollectiveError) as exc:
         if is_root():
             print(f"collbench: error: {exc}", file=sys.stderr, flush=True)
+        elif "OMPI_COMM_WORLD_RANK" in os.environ and not _mpi_running():
+            # Open MPI's mpirun ends the job at the first rank that exits non-zero: one that beat rank 0 there
+            # would cut rank 0 off before its line is out. Rank 0's exit ends this wait (bounded, should it not).
+            # Once MPI runs, MPI_Finalize holds every rank until rank 0 has said it.
+            time.sleep(OPEN_MPI_GRACE)
         return 2
+
+
+def _mpi_running() -> bool:
+    mpi = sys.modules.get("mpi4py.MPI")
+    return mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized()
 
 
 def entry() -> None:

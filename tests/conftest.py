@@ -24,6 +24,8 @@ import pytest
 from capabilities import skip_or_fail  # noqa: F401  (re-exported for the tests)
 from hypothesis import settings
 
+from bench.mpienv import launcher_env, without_launcher_report
+
 # A shared 2-core machine runs these: time limits per example would only measure the neighbours.
 settings.register_profile("collbench", deadline=None)
 settings.load_profile("collbench")
@@ -46,8 +48,9 @@ def mpiexec() -> str:
 
 
 def launch_env(**extra: str) -> dict[str, str]:
-    """The environment for launched processes: test plugins importable, unbuffered output."""
-    env = dict(os.environ)
+    """The environment for launched processes: test plugins importable, unbuffered output, and what the launcher
+    needs here (Open MPI's: leave to run as root and to oversubscribe)."""
+    env = {**os.environ, **launcher_env(mpiexec())}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PLUGINS), str(ROOT), env.get("PYTHONPATH", "")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
@@ -59,9 +62,11 @@ def run_collbench(
 ) -> subprocess.CompletedProcess[str]:
     """``mpiexec -n nranks python -m bench ARGS``; the finished process with its output."""
     command = [mpiexec(), "-n", str(nranks), sys.executable, "-m", "bench", *args]
-    return subprocess.run(
+    done = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=env or launch_env(), cwd=cwd or ROOT
     )
+    done.stderr = without_launcher_report(done.stderr)  # what collbench said, without Open MPI's own report
+    return done
 
 
 def run_mpi_pytest(launch: list[str], path: str, tmp_path: Path, what: str, env: dict[str, str] | None = None) -> None:

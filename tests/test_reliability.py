@@ -218,7 +218,8 @@ def _rank_pids(marker: str) -> list[int]:
         except OSError:
             continue
         text = [a.decode(errors="replace") for a in args]
-        if marker in text and "bench" in text and not any(a.endswith("mpiexec") for a in text):
+        launcher = any(a.endswith(("mpiexec", "mpirun", "prterun")) for a in text)  # Hydra's, Open MPI's
+        if marker in text and "bench" in text and os.path.basename(text[0]).startswith("python") and not launcher:
             pids.append(int(entry))
     return pids
 

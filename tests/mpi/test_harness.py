@@ -51,7 +51,8 @@ def test_mpi_runs_at_collbench_default_thread_level(comm):
 
     level, reason = default_thread_level()
     oversubscribed = comm.Get_size() > len(os.sched_getaffinity(0))
-    assert_all(comm, level == ("multiple" if oversubscribed else "single"), f"{level}: {reason}")
+    by_mpirun = "OMPI_COMM_WORLD_SIZE" in os.environ  # Open MPI yields on an oversubscribed node of itself
+    assert_all(comm, level == ("multiple" if oversubscribed and not by_mpirun else "single"), f"{level}: {reason}")
     got = thread_level()
     assert_all(comm, got == {"requested": level, "provided": level, "reason": reason}, str(got))
 
