@@ -6,12 +6,15 @@ a failure names the first wrong cases.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from helpers import assert_all
 
 import collectives
 from bench.check import rank_input
+from bench.mpienv import SHARED_CPUS
 
 HAND_WRITTEN = ["ring", "tree", "mesh", "rhd", "ps", "hier"]
 REDUCE = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max}
@@ -140,6 +143,8 @@ def test_the_librarys_own_algorithms_forced_are_exact(comm):
     from collectives import mpiforce
 
     p, rank = comm.Get_size(), comm.Get_rank()
+    if p > 5 or os.environ.get(SHARED_CPUS):  # the matrix at 6 and 8 ranks, and across nodes, is for the rest
+        pytest.skip("the library's own algorithms are checked on one node at 1 to 5 ranks")
     known = mpiforce.algorithms()
     failures, ran, refused = [], set(), set()
     for name in known:
