@@ -50,6 +50,7 @@ class MPIAllreduce(Allreduce):
     def __init__(self, comm: Any, count: int, dtype: str, op: str, **options: Any):
         super().__init__(comm, count, dtype, op, **options)
         from mpi4py import MPI
+        from mpi4py.util import dtlib
 
         chosen = self.settings["algorithm"]
         self.tuned = chosen.partition("=")[2] if chosen.startswith("tuned=") else ""
@@ -57,10 +58,6 @@ class MPIAllreduce(Allreduce):
             chosen = mpiforce.tuned_choice(self.tuned, self.size, self.count * self.dtype.itemsize)
         self.forcing = mpiforce.forcing(chosen) if chosen else None
         self._own_comm = None
-        if self.forcing is not None and self.forcing.when == "communicator":
-            with mpiforce.in_force(self.forcing):
-                self._own_comm = comm = comm.Dup()
-        from mpi4py.util import dtlib
 
         try:
             datatype = dtlib.from_numpy_dtype(self.dtype)
@@ -68,6 +65,9 @@ class MPIAllreduce(Allreduce):
             raise Unsupported(f"this MPI library has no datatype for {dtype}: {exc}") from None
         if datatype == MPI.DATATYPE_NULL:
             raise Unsupported(f"this MPI library has no datatype for {dtype}")
+        if self.forcing is not None and self.forcing.when == "communicator":
+            with mpiforce.in_force(self.forcing):
+                self._own_comm = comm = comm.Dup()
         self._allreduce = comm.Allreduce
         self._buffer = MPI.buffer
         self._datatype = MPI._typedict.get(self.dtype.char)  # the predefined type mpi4py would infer
