@@ -255,12 +255,15 @@ def launcher_env(mpiexec: str) -> dict[str, str]:
 
 
 _RULE = "-" * 74  # Open MPI frames each of its messages between two such lines
+# mpirun's PMIx server, when a rank that ended early can no longer be told the job is over
+_PMIX_UNREACH = re.compile(r"\[[^\]]*\] PMIX ERROR: PMIX_ERR_UNREACH ")
 
 
 def without_launcher_report(text: str) -> str:
     """``text`` (a job's standard error) without the report that Open MPI's mpirun adds when a rank exits with a
-    non-zero code ("prterun detected that one or more processes exited with non-zero status ..."), so that what
-    is left is what the ranks said: collbench's one-line errors stay one line under either launcher."""
+    non-zero code ("prterun detected that one or more processes exited with non-zero status ...") and its PMIx
+    server's PMIX_ERR_UNREACH lines, so that what is left is what the ranks said: collbench's one-line errors stay
+    one line under either launcher."""
     lines = text.splitlines(keepends=True)
     kept, start = [], None
     for i, line in enumerate(lines):
@@ -273,7 +276,7 @@ def without_launcher_report(text: str) -> str:
                 kept += lines[start : i + 1]
             start = None
             continue
-        if start is None:
+        if start is None and not _PMIX_UNREACH.match(line):
             kept.append(line)
     if start is not None:
         kept += lines[start:]

@@ -98,6 +98,8 @@ def test_open_mpis_report_of_a_failed_rank_is_taken_out_and_nothing_else():
     rule = "-" * 74
     report = f"{rule}\nprterun detected that one or more processes exited with non-zero status,\n   Exit code:    2\n{rule}\n"
     assert without_launcher_report(f"collbench: error: bad\n{report}") == "collbench: error: bad\n"
+    unreach = "[vm:04967] PMIX ERROR: PMIX_ERR_UNREACH in file pmix_server.c at line 3146\n"
+    assert without_launcher_report(f"collbench: error: bad\n{unreach}") == "collbench: error: bad\n"
     other = f"{rule}\nsome other help message\n{rule}\n"  # any other message of Open MPI's stays
     assert without_launcher_report(other) == other
     assert without_launcher_report("a\nb\n") == "a\nb\n"
