@@ -10,12 +10,15 @@ They are suggestions: the native implementations differ from collbench's.
 Where the run measured the library's own algorithms (``--algo mpi,mpi:all``), the tuning is
 measured instead of guessed, and written ready to use (:func:`collectives.mpiforce.write_tuning`):
 per communicator size and size range, the forced algorithm that beat the library's own choice
-by at least ``MARGIN`` (else the library's choice stays), with the gain expected from the rows.
+by at least ``MARGIN`` in every placement measured (the file holds for both), else the library's
+choice, with the gain expected from the rows. Several runs may be given: each time is then the
+median over them, so one quiet or busy moment of the host does not pick the winner.
 Open MPI's rules file holds a choice per size range. MPICH reads a choice per size only from a
 tuning file that covers every collective (one that lacks any aborts MPI_Init), which collbench,
 measuring all-reduce alone, does not write: its file forces one algorithm for every size, the one
 with the largest median gain that is nowhere more than ``WORST`` slower, or none.
-``--algo mpi,mpi:tuned=FILE`` then times the file against the library's choice in one job.
+``--algo mpi,mpi:tuned=FILE`` then times the file against the library's choice in one job, and
+``collbench tune`` on such runs prints the gain per size, measured side by side.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if df.empty:
         raise UsageError("no measurements in the given results")
+    rows = df
     if (df["placement"] == "out").any():
         df = df[df["placement"] == "out"]
     best = df.loc[df.groupby(["p", "bytes"])["time_s"].idxmin()].sort_values(["p", "bytes"])
@@ -122,9 +126,12 @@ def main(args: argparse.Namespace) -> int:
         "--mca coll_tuned_dynamic_rules_filename rules.txt"
     )
     print(out["openmpi_rules"], end="")
-    measured = measured_tuning(df)
+    measured = measured_tuning(rows)
     if measured is not None:
         out["measured"] = _write_measured(measured, args)
+    checked = tuned_against_default(rows)
+    if checked:
+        out["tuned_against_default"] = checked
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(out, handle, indent=1)
@@ -136,7 +143,8 @@ class Measured:
     """The library's own choice (``mpi``) against its forced algorithms (``mpi:ALG``), from the rows."""
 
     library: str
-    times: dict[int, dict[int, dict[str, float]]]  # p -> bytes -> {"" (the library's choice) or ALG: seconds}
+    # p -> bytes -> placement -> {"" (the library's choice) or ALG: seconds, the median over the runs given}
+    times: dict[int, dict[int, dict[str, dict[str, float]]]]
     ids: dict[str, int]
 
 
@@ -145,7 +153,7 @@ def measured_tuning(df: Any) -> Measured | None:
     forced = df[df["algo"].str.startswith("mpi:") & (df["algo"] != "mpi:tuned")]
     if forced.empty or not (df["algo"] == "mpi").any():
         return None
-    times: dict[int, dict[int, dict[str, float]]] = {}
+    samples: dict[tuple[int, int, str, str], list[float]] = {}
     ids: dict[str, int] = {}
     libraries = set()
     for row in df[(df["algo"] == "mpi") | df.index.isin(forced.index)].itertuples():
@@ -154,18 +162,29 @@ def measured_tuning(df: Any) -> Measured | None:
         if name:
             libraries.add(params.get("library", ""))
             ids[name] = int(params.get("id", 0))
-        cell = times.setdefault(int(row.p), {}).setdefault(int(row.bytes), {})
-        cell[name] = min(cell.get(name, float("inf")), float(row.time_s))
+        placement = str(getattr(row, "placement", "out"))
+        samples.setdefault((int(row.p), int(row.bytes), placement, name), []).append(float(row.time_s))
     if len(libraries) != 1:
         raise UsageError(f"the runs measured the algorithms of {len(libraries)} MPI libraries; tune one at a time")
+    times: dict[int, dict[int, dict[str, dict[str, float]]]] = {}
+    for (p, nbytes, placement, name), seconds in samples.items():
+        times.setdefault(p, {}).setdefault(nbytes, {}).setdefault(placement, {})[name] = statistics.median(seconds)
     return Measured(libraries.pop(), times, ids)
 
 
-def _per_size_choice(cell: dict[str, float]) -> str:
-    """The forced algorithm that beats the library's choice by MARGIN at this size, else "" (the library's)."""
-    default = cell.get("", float("inf"))
-    name, seconds = min(((n, t) for n, t in cell.items() if n), key=lambda item: item[1], default=("", default))
-    return name if seconds * MARGIN <= default else ""
+def _gain(cell: dict[str, dict[str, float]], name: str) -> float | None:
+    """How many times faster ``name`` ran than the library's choice at one size: the smallest ratio over the
+    placements where both were measured (the tuning holds for every placement), None where none was."""
+    ratios = [times[""] / times[name] for times in cell.values() if "" in times and name in times]
+    return min(ratios) if ratios else None
+
+
+def _per_size_choice(cell: dict[str, dict[str, float]]) -> str:
+    """The forced algorithm with the largest gain at this size if that gain is at least MARGIN in every
+    placement measured, else "" (the library's own choice)."""
+    gains = {name: _gain(cell, name) for times in cell.values() for name in times if name}
+    name, gain = max(((n, g) for n, g in gains.items() if g is not None), key=lambda item: item[1], default=("", 0))
+    return name if gain >= MARGIN else ""
 
 
 def _one_for_all(measured: Measured) -> tuple[str, str]:
@@ -173,10 +192,10 @@ def _one_for_all(measured: Measured) -> tuple[str, str]:
     best, best_gain = "", 1.0
     for name in sorted(measured.ids):
         gains = [
-            cell[""] / cell[name]
+            gain
             for sizes in measured.times.values()
             for cell in sizes.values()
-            if name in cell and "" in cell
+            if (gain := _gain(cell, name)) is not None
         ]
         if not gains or min(gains) < 1 / WORST:
             continue
@@ -205,7 +224,7 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
         rules[p] = [(0 if i == 0 else lo, name) for i, (lo, _, name) in enumerate(ranges)]  # from 0 B on
         for lo, hi, name in ranges:
             cells = [measured.times[p][n] for n in sorted(sizes) if lo <= n <= hi]
-            gains = [c[""] / c[name] for c in cells if name and name in c and "" in c] or [1.0]
+            gains = [g for c in cells if name and (g := _gain(c, name)) is not None] or [1.0]
             gain = statistics.median(gains)
             shown = name or "(the library's own choice)"
             print(f"  {p:>3} {format_size(lo):>8} {format_size(hi):>8}  {shown:<28} {gain:.2f}x")
@@ -221,6 +240,42 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
     written = write_tuning(Tuning(measured.library, rules), path, measured.ids, comments)
     print(f"# written: {', '.join(written)}; time it against the default: --algo mpi,mpi:tuned={written[0]}")
     return {"library": measured.library, "table": table, "files": written, "why": why}
+
+
+def tuned_against_default(df: Any) -> list[dict[str, Any]]:
+    """Where runs timed ``mpi:tuned=FILE`` beside ``mpi``: per p and size, how many times faster the tuned
+    setting ran, and what the file forced there. Each run and placement gives one ratio of two rows timed side
+    by side; the gain is the median of those ratios (one slow moment of the host moves it little). Printed with
+    the median gain over the sizes the file forces and the slowest size."""
+    tuned = df[df["algo"] == "mpi:tuned"]
+    if tuned.empty or not (df["algo"] == "mpi").any():
+        return []
+    pair = ["run_start", "p", "bytes", "placement", "dtype", "op"]
+    both = tuned.merge(df[df["algo"] == "mpi"], on=pair, suffixes=("", "_mpi"))
+    table = []
+    for (p, nbytes), rows in both.groupby(["p", "bytes"]):
+        params = json.loads(rows["params"].iloc[0] or "{}")
+        name = params.get("algorithm", "")
+        gain = statistics.median(rows["time_s_mpi"] / rows["time_s"])
+        table.append({"p": int(p), "bytes": int(nbytes), "forced": "" if name.startswith("(") else name, "gain": gain})
+    if not table:
+        return []
+    runs = both["run_start"].nunique()
+    print(f"\n# mpi:tuned against mpi, timed side by side in {runs} run(s)")
+    print("# gain: mpi's time / mpi:tuned's, the median over runs and placements")
+    print(f"# {'p':>3} {'size':>8}  {'the file forces':<28} gain")
+    for entry in table:
+        shown = entry["forced"] or "(the library's own choice)"
+        print(f"  {entry['p']:>3} {format_size(entry['bytes']):>8}  {shown:<28} {entry['gain']:.2f}x")
+    gains = [entry["gain"] for entry in table if entry["forced"]]
+    slowest = min(table, key=lambda entry: entry["gain"])
+    summary = (
+        f"median gain where the file forces an algorithm: {statistics.median(gains):.2f}x"
+        if gains
+        else "the file forces nothing"
+    )
+    print(f"# {summary}; slowest size: {format_size(slowest['bytes'])} on {slowest['p']} ranks, {slowest['gain']:.2f}x")
+    return table
 
 
 def _first_directory(results: list[str]) -> str:

@@ -132,3 +132,57 @@ def test_mpich_tuning_is_one_algorithm_nowhere_much_slower(tmp_path):
     out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
     assert {r["force"] for r in out["table"]} == {"rsag"}
     assert read_tuning(out["files"][0]).choice(2, 8) == "rsag"
+
+
+def test_a_forced_algorithm_must_win_in_every_placement(tmp_path):
+    from argparse import Namespace
+
+    import pandas as pd
+
+    from bench.commands.tune import _write_measured, measured_tuning
+
+    # basic_linear is 2x faster out of place and 2x slower in place at 64 MiB (as measured under Open MPI):
+    # the rules file holds for both, so Open MPI keeps its own choice; ring wins in both, by 1.5x at worst
+    out_of_place = _rows(
+        {"mpi": [1.0, 1.0], "mpi:basic_linear": [0.5, 0.5], "mpi:ring": [0.6, 0.6]}, "Open MPI", (8, 64)
+    )
+    in_place = _rows({"mpi": [1.0, 1.0], "mpi:basic_linear": [2.0, 2.0], "mpi:ring": [2.0, 0.5]}, "Open MPI", (8, 64))
+    rows = pd.concat([out_of_place.assign(placement="out"), in_place.assign(placement="in")], ignore_index=True)
+    out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
+    assert [(r["force"], round(r["gain"], 2)) for r in out["table"]] == [("", 1.0), ("ring", 1.67)]
+
+
+def test_the_median_over_runs_decides_not_the_luckiest_run():
+    import pandas as pd
+
+    from bench.commands.tune import _per_size_choice, measured_tuning
+
+    # three runs: ring was once 2x faster (a quiet moment), twice as fast as the library's choice
+    runs = [_rows({"mpi": [1.0], "mpi:ring": [t]}, "MPICH", (8,)) for t in (0.5, 1.0, 1.02)]
+    measured = measured_tuning(pd.concat(runs, ignore_index=True))
+    assert _per_size_choice(measured.times[2][8]) == ""
+
+
+def test_tuned_against_default_reports_the_gain_where_the_file_forces(capsys):
+    import json
+
+    import pandas as pd
+
+    from bench.commands.tune import tuned_against_default
+
+    def row(algo, nbytes, placement, seconds, algorithm=""):
+        params = json.dumps({"tuned": "t.env", "algorithm": algorithm}) if algo == "mpi:tuned" else "{}"
+        pair = {"run_start": "t0", "p": 2, "bytes": nbytes, "placement": placement, "dtype": "float32", "op": "sum"}
+        return {**pair, "algo": algo, "time_s": seconds, "params": params}
+
+    rows = pd.DataFrame(
+        [row("mpi", n, pl, 1.0) for n in (8, 1024) for pl in ("out", "in")]
+        + [row("mpi:tuned", 8, pl, 1.05, "(the library's own)") for pl in ("out", "in")]
+        + [row("mpi:tuned", 1024, "out", 0.5, "ring"), row("mpi:tuned", 1024, "in", 0.8, "ring")]
+    )
+    # the median of the two placements' ratios: 8 B 1/1.05 both; 1 KiB 2.0 and 1.25
+    table = tuned_against_default(rows)
+    assert [(t["bytes"], t["forced"], round(t["gain"], 2)) for t in table] == [(8, "", 0.95), (1024, "ring", 1.62)]
+    said = capsys.readouterr().out
+    assert "median gain where the file forces an algorithm: 1.62x" in said
+    assert "slowest size: 8 B on 2 ranks, 0.95x" in said
