@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from .progress import Progress
+
 PLACEMENT_COLUMNS = ("out", "in")
 
 
@@ -21,13 +23,19 @@ def _fmt_wrong(nwrong: int | None) -> str:
 
 
 class Console:
-    """Writes the human-readable report to ``stream`` (rank 0 only; other ranks pass ``None``)."""
+    """Writes the human-readable report to ``stream`` (rank 0 only; other ranks pass ``None``).
 
-    def __init__(self, stream: TextIO | None = sys.stdout):
+    With a ``progress`` whose live line shares the terminal, each line first takes that line off the screen.
+    """
+
+    def __init__(self, stream: TextIO | None = sys.stdout, progress: Progress | None = None):
         self.stream = stream
+        self.progress = progress
 
     def line(self, text: str = "") -> None:
         if self.stream is not None:
+            if self.progress is not None:
+                self.progress.clear()
             print(text, file=self.stream, flush=True)
 
     def header(self, meta: dict[str, Any], settings: list[str]) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from .buffers import HUGE_PAGES
 from .errors import UsageError
 from .mpienv import THREAD_LEVELS
+from .progress import LOG_INTERVAL
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,6 +63,24 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", help="results directory (default: results/<UTC timestamp>); never overwritten"
     )
     parser.add_argument("--label", default="", help="a name for this run, shown in reports and comparisons")
+
+
+def add_progress_options(parser: argparse.ArgumentParser) -> None:
+    """--quiet and --progress-interval: rank 0's progress line on stderr."""
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress line on stderr (the table on stdout is the same either way)",
+    )
+    parser.add_argument(
+        "--progress-interval",
+        type=positive_float,
+        default=LOG_INTERVAL,
+        metavar="SECONDS",
+        help="where stderr is not a terminal (a Slurm log, CI, a pipe): at most one progress line every SECONDS "
+        f"(default: {LOG_INTERVAL:g}); on a terminal the line is live, rewritten as each case begins",
+    )
 
 
 def add_mpi_options(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,9 @@
 Buffers are allocated once per dtype (and per ``--align`` placement) at the largest size and
 viewed for each smaller one (as nccl-tests does); each algorithm is constructed once per size,
 outside any timer. Correctness passes run before timing and are never timed.
+
+A case is one algorithm at one size, dtype, op and buffer placement (both in- and out-of-place):
+rank 0's progress line counts them, between cases only.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from .check import count_wrong, expected_result, rank_input
 from .console import Console
 from .device import CpuDevice
 from .iterations import IterationPolicy
+from .progress import Progress
 from .results import ResultsWriter
+from .sizes import format_size
 from .stats import DEFAULT_STAT, STATISTICS, bandwidths, timing_stats
 from .timing import DEFAULT_TIMING, measure
 from .topology import Topology
@@ -52,6 +57,19 @@ class SweepConfig:
         itemsize = collectives.DTYPES[dtype].itemsize
         return [s for s in self.sizes if s % itemsize == 0]
 
+    def fitting_meshes(self, p: int) -> list[str]:
+        """The requested mesh shapes of ``p`` ranks."""
+        return [s for s in self.meshes if _ranks_of(s) == p]
+
+    def entries(self, p: int) -> int:
+        """How many algorithms run at each size on ``p`` ranks: mesh once per fitting shape (its default when none)."""
+        return sum(max(len(self.fitting_meshes(p)), 1) if a == "mesh" and self.meshes else 1 for a in self.algos)
+
+    def cases(self, p: int) -> int:
+        """How many cases a sweep on ``p`` ranks runs, before any algorithm turns out unable to."""
+        sizes = sum(len(self.sizes_for(dtype)) for dtype in self.dtypes)
+        return sizes * len(self.ops) * len(self.buffers) * self.entries(p)
+
 
 class Sweep:
     """Runs a :class:`SweepConfig` on ``comm``; rank 0 prints and writes results."""
@@ -65,6 +83,7 @@ class Sweep:
         topology: Topology,
         device: Any = None,
         watchdog: Any = None,
+        progress: Progress | None = None,
     ):
         self.comm = comm
         self.topology = topology
@@ -76,6 +95,7 @@ class Sweep:
         self.device = device or CpuDevice()
         self.config = config
         self.console = console
+        self.progress = progress or Progress(0, None)
         self.writer = writer
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
@@ -101,6 +121,7 @@ class Sweep:
                 if buffers is None:
                     for algo in self.config.algos:
                         self._skip(algo, dtype, op, self._no_buffers)
+                    self.progress.drop(len(sizes) * len(self.config.buffers) * self.config.entries(self.size))
                 else:
                     self._run_case(dtype, op, sizes, buffers)
         return self.nwrong_total
@@ -135,7 +156,7 @@ class Sweep:
             if algo == "hier" and self.topology.layout == "logical":
                 options.setdefault("node", self.topology.node)
             if algo == "mesh" and self.config.meshes:
-                fitting = [s for s in self.config.meshes if _ranks_of(s) == self.size]
+                fitting = self.config.fitting_meshes(self.size)
                 entries += [(f"mesh{shape}", algo, {**options, "mesh": shape}) for shape in fitting]
                 if not fitting:  # no requested shape fits this p: measure the default shape, and say so
                     entries.append((algo, algo, options))
@@ -148,17 +169,24 @@ class Sweep:
     def _run_case(self, dtype: str, op: str, sizes: list[int], buffers: list[tuple[BufferSpec, Any, Any]]) -> None:
         """Every size of one dtype and op: per size, each buffer placement, each algorithm (interleaved)."""
         running = self._entries(dtype, op)
+        per_entry, step = len(sizes) * len(buffers), 0
+        order = "" if self.topology.rank_order == "packed" else f" ({self.topology.rank_order})"
         for nbytes in sizes:
             count = nbytes // collectives.DTYPES[dtype].itemsize
             expected = expected_result(self.size, count, dtype, op) if self.config.check else None
             given = rank_input(self.rank, self.size, count, dtype, op)
             for spec, send, recv in buffers:
+                step += 1
                 sendbuf, recvbuf = send[:count], recv[:count]
                 self.device.upload(given, sendbuf)
                 shown = f"@{spec.name}" if len(buffers) > 1 else ""
                 for entry in list(running):
-                    if not self._run_entry(entry, dtype, op, spec, sendbuf, recvbuf, expected, shown):
+                    self.progress.begin(f"{entry[0]}{shown} {format_size(nbytes)} {dtype} {op} on p={self.size}{order}")
+                    built = self._run_entry(entry, dtype, op, spec, sendbuf, recvbuf, expected, shown)
+                    self.progress.end()
+                    if not built:  # its cases at the larger sizes will not run
                         running.remove(entry)
+                        self.progress.drop(per_entry - step)
 
     def _run_entry(
         self,

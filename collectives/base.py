@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .transport import TransportSpec
-from .types import ALL_DTYPES, ALL_OPS, Op, dtype_of, op_of
+from .types import ALL_DTYPES, ALL_OPS, DTYPES, OPTIONAL_DTYPES, Op, dtype_of, op_of
 
 
 class CollectiveError(Exception):
@@ -30,6 +30,28 @@ class Unsupported(CollectiveError):
 
 class Unavailable(CollectiveError):
     """The algorithm cannot run here (a library, a device or a feature is missing)."""
+
+
+def dtype_name(dtype: Any) -> str:
+    """The name collbench gives ``dtype``, which may be that name ("float32"), a NumPy type (``np.float32``) or
+    an ``np.dtype``; ValueError naming what was given and what is accepted otherwise."""
+    if isinstance(dtype, str):
+        if dtype in DTYPES:
+            return dtype
+        if dtype in OPTIONAL_DTYPES:
+            dtype_of(dtype)  # "dtype bfloat16 needs ml_dtypes" where that is missing
+    try:
+        given = np.dtype(dtype) if dtype is not None else None  # np.dtype(None) would be float64
+    except (TypeError, ValueError):
+        given = None
+    if given is not None:  # (an np.dtype compares equal to None, as float64)
+        for name, known in DTYPES.items():
+            if given == known:
+                return name
+    raise ValueError(
+        f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}, by name, as a NumPy type (np.float32) "
+        "or as an np.dtype in native byte order"
+    )
 
 
 class Allreduce:
@@ -76,7 +98,7 @@ class Allreduce:
         self,
         comm: Any,
         count: int,
-        dtype: str,
+        dtype: Any,
         op: str,
         *,
         xp: Any = np,
@@ -87,8 +109,8 @@ class Allreduce:
         self.rank: int = comm.Get_rank()
         self.size: int = comm.Get_size()
         self.count = int(count)
-        self.dtype_name = dtype
-        self.dtype: np.dtype = dtype_of(dtype)
+        self.dtype_name = dtype_name(dtype)
+        self.dtype: np.dtype = DTYPES[self.dtype_name]
         self.op: Op = op_of(op)
         self.xp = xp
         self.transport_spec = transport or TransportSpec(xp=xp)
@@ -168,10 +190,11 @@ def get(name: str) -> type[Allreduce]:
     return cls
 
 
-def check_support(name: str, dtype: str, op: str) -> None:
-    """Raise Unsupported or Unavailable when ``name`` cannot run ``dtype``/``op`` here."""
+def check_support(name: str, dtype: Any, op: str) -> None:
+    """Raise Unsupported or Unavailable when ``name`` cannot run ``dtype``/``op`` here (ValueError for a dtype or
+    op collbench does not know); ``dtype`` is a name, a NumPy type or an ``np.dtype``."""
     cls = get(name)
-    dtype_of(dtype)
+    dtype = dtype_name(dtype)
     op_of(op)
     if dtype not in cls.dtypes:
         raise Unsupported(f"{name} does not support dtype {dtype}; it supports {', '.join(sorted(cls.dtypes))}")
@@ -182,12 +205,14 @@ def check_support(name: str, dtype: str, op: str) -> None:
         raise Unavailable(f"{name} cannot run here: {reason}")
 
 
-def create(name: str, comm: Any, count: int, dtype: str, op: str, **options: Any) -> Allreduce:
+def create(name: str, comm: Any, count: int, dtype: Any, op: str, **options: Any) -> Allreduce:
     """Build algorithm ``name`` for ``count`` elements of ``dtype`` reduced with ``op`` on ``comm``.
 
-    All setup happens here; the returned object performs one all-reduce per call:
+    ``dtype`` is a name ("float32"), a NumPy type (``np.float32``) or an ``np.dtype``; the algorithm sees its
+    name. All setup happens here; the returned object performs one all-reduce per call:
     ``alg(sendbuf, recvbuf)``, or ``alg(buf, buf)`` in place.
     """
+    dtype = dtype_name(dtype)
     check_support(name, dtype, op)
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")

@@ -47,10 +47,10 @@ class NCCLAllreduce(Allreduce):
         self.version = ncclcomm.version()
         if op == "avg" and self.version < ncclcomm.NCCL_AVG_SINCE:
             raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no avg (it needs NCCL >= 2.10)")
-        if dtype == "bfloat16" and self.version < ncclcomm.NCCL_BFLOAT16_SINCE:
+        if self.dtype_name == "bfloat16" and self.version < ncclcomm.NCCL_BFLOAT16_SINCE:
             raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no bfloat16 (it needs NCCL >= 2.10.3)")
         self._nccl = ncclcomm.communicator(comm)
-        self._dtype = NCCL_DTYPES[dtype]
+        self._dtype = NCCL_DTYPES[self.dtype_name]
         self._op = NCCL_OPS[op]
         stream = self.transport_spec.stream
         self._stream = stream.ptr if stream is not None else self.xp.cuda.get_current_stream().ptr

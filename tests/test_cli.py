@@ -260,3 +260,25 @@ def test_calibration_at_an_odd_rank_count(tmp_path):
     """The last of three ranks has no partner: it sits the exchanges out instead of waiting for rank 0."""
     done = run_collbench(3, "calibrate", "--out", str(tmp_path / "odd"), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _table(stdout: str, out: str) -> list[str]:
+    """The report without its measured numbers: comment lines (the results path as OUT) and each row's case."""
+    lines = [line.replace(out, "OUT") for line in stdout.splitlines() if line.startswith("#")]
+    return lines + [" ".join(map(str, row[:3])) for row in _rows(stdout)]
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(tmp_path):
+    sweep = ("run", "--algo", "mpi,ring", "-b", "8", "-e", "64", "-f", "8", "-n", "2", "-w", "1")
+    shown = run_collbench(2, *sweep, "--progress-interval", "0.001", "--out", str(tmp_path / "shown"))
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stderr.splitlines() if "cases done" in line]
+    assert lines and "\r" not in shown.stderr, shown.stderr  # not a terminal: plain lines
+    last = lines[-1]  # the last case begins with the three before it done
+    assert last.startswith("collbench: 3/4 cases done (75%) in "), last
+    assert last.endswith("; now ring 64 B float32 sum on p=2"), last
+    quiet = run_collbench(2, *sweep, "--progress-interval", "0.001", "--quiet", "--out", str(tmp_path / "quiet"))
+    assert quiet.returncode == 0, quiet.stderr
+    assert "cases done" not in quiet.stderr + quiet.stdout + shown.stdout, quiet.stderr
+    assert _table(shown.stdout, str(tmp_path / "shown")) == _table(quiet.stdout, str(tmp_path / "quiet"))
+    assert len(_rows(shown.stdout)) == 4

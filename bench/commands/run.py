@@ -28,12 +28,14 @@ from ..options import (
     add_buffer_options,
     add_mpi_options,
     add_output_options,
+    add_progress_options,
     non_negative_int,
     positive_float,
     positive_int,
     split_list,
 )
 from ..outdir import claim, utc_now
+from ..progress import Progress
 from ..results import ResultsWriter
 from ..sizes import parse_factor, parse_size, sweep
 from ..stats import DEFAULT_STAT, STATISTICS
@@ -163,6 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_buffer_options(parser, several=True)
     add_mpi_options(parser)
     add_output_options(parser)
+    add_progress_options(parser)
 
 
 def algorithm_options(args: argparse.Namespace, algos: list[str]) -> dict[str, dict[str, Any]]:
@@ -377,7 +380,9 @@ def main(args: argparse.Namespace) -> int:
     if device.name == "gpu":
         meta["device"]["ranks"] = comm.allgather(device.provenance())
     meta["mpi"]["thread_level"] = threads
-    console = Console(sys.stdout if root else None)
+    total = sum(config.cases(p) for p in sizes) * len(orders)  # world rank 0 is on every sub-communicator
+    progress = Progress(total, sys.stderr if root and not args.quiet else None, interval=args.progress_interval)
+    console = Console(sys.stdout if root else None, progress)
     header = {
         "collbench_version": meta["packages"].get("collbench", ""),
         "label": args.label,
@@ -420,25 +425,28 @@ def main(args: argparse.Namespace) -> int:
         watchdog = Watchdog(args.timeout, comm.Get_rank(), close_partial)
     nwrong, rows = 0, 0
     machines: dict[int, Machine] = {}
-    for p in sizes:
-        for order in orders:
-            topology = split(comm, p, order, nodes, per_node)
-            if topology is not None:
-                sweeper = Sweep(topology.comm, config, console, writer if root else None, topology, device, watchdog)
-                if args.calibrate:
-                    node_of = topology.comm.allgather(topology.node)
-                    if p not in machines:  # the machine, measured once per size; placed in each rank order
-                        record = calibrate(topology.comm, config.dtypes, config.buffers[0], device, node_of)
-                        record.update(topology.fields())
-                        if writer:
-                            writer.add_calibration(record)
-                        console.line(f"# {describe_calibration(record)}")
-                        machines[p] = load_calibration(record)
-                    sweeper.model = machines[p].placed(node_of)
-                nwrong += sweeper.run()
-                rows += sweeper.rows
-                topology.comm.Free()
-            comm.Barrier()  # ranks outside this size wait here
+    try:
+        for p in sizes:
+            for order in orders:
+                topology = split(comm, p, order, nodes, per_node)
+                if topology is not None:
+                    sweeper = Sweep(topology.comm, config, console, writer, topology, device, watchdog, progress)
+                    if args.calibrate:
+                        node_of = topology.comm.allgather(topology.node)
+                        if p not in machines:  # the machine, measured once per size; placed in each rank order
+                            record = calibrate(topology.comm, config.dtypes, config.buffers[0], device, node_of)
+                            record.update(topology.fields())
+                            if writer:
+                                writer.add_calibration(record)
+                            console.line(f"# {describe_calibration(record)}")
+                            machines[p] = load_calibration(record)
+                        sweeper.model = machines[p].placed(node_of)
+                    nwrong += sweeper.run()
+                    rows += sweeper.rows
+                    topology.comm.Free()
+                comm.Barrier()  # ranks outside this size wait here
+    finally:
+        progress.clear()  # the live line leaves the terminal, also before a traceback
     ncclcomm.release_all()  # the NCCL communicators the sweep's algorithms shared
     nwrong = comm.allreduce(nwrong if root else 0, op=MPI.SUM)
     if writer:
