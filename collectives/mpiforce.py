@@ -19,8 +19,13 @@ measure each one, collbench forces it through the library's control variables (M
   ``coll_han_priority`` so that ``coll/han`` does not take the communicator instead),
   duplicates the communicator, and restores the variables: only that communicator is forced.
   The names are Open MPI's, from the variable's enumeration.
-- **Intel MPI** takes ``I_MPI_ADJUST_ALLREDUCE`` at start-up only: there, run one launch per
-  algorithm with that variable set (see the README).
+- **Intel MPI** takes ``I_MPI_ADJUST_ALLREDUCE`` at start-up only (a value written through
+  MPI_T after ``MPI_Init`` changes nothing): one launch per preset, ``I_MPI_ADJUST_ALLREDUCE=N``
+  in its environment, measures ``mpi:preset-N`` (``mpi:all`` is then that one preset), and
+  ``collbench merge`` puts the launches' rows into one results directory. Its MPI_T names no
+  presets; ``impi_info -v I_MPI_ADJUST_ALLREDUCE`` gives their range, 0-32 in 2021.18, where 0 is
+  Intel MPI's own selection. ``mpi`` rows record such launch settings (:func:`launch_settings`):
+  they are not the library's own choice.
 
 A forced setting that the library refuses (MPI_T returns an error, or the variable does not read
 back as written) makes the algorithm unavailable, with the reason: a skip, never a row.
@@ -41,6 +46,14 @@ from .base import Unavailable, Unsupported
 MPICH_ALGORITHM = "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"
 OMPI_ALGORITHM = "coll_tuned_allreduce_algorithm"
 OMPI_ALLREDUCE = 2  # all-reduce's number among Open MPI's collectives in a rules file
+INTEL_VARIABLE = "I_MPI_ADJUST_ALLREDUCE"
+INTEL_PRESETS = range(1, 33)  # impi_info -v I_MPI_ADJUST_ALLREDUCE: "range: 0-32" (2021.18); 33 is refused
+INTEL_LARGEST = 2**31 - 1  # the largest message size a condition takes; 2**32 - 1 voids the whole variable
+# Environment variables that steer the library's all-reduce selection when they are set at launch
+STEERING = re.compile(
+    r"I_MPI_ADJUST_ALLREDUCE\w*|MPIR_CVAR_(ALLREDUCE_\w+|DEVICE_COLLECTIVES|COLL_SELECTION_TUNING_JSON_FILE"
+    r"|CH4_\w*COLL_SELECTION_TUNING_JSON_FILE\w*)|OMPI_MCA_coll_\w+"
+)
 # MPICH's algorithms that forcing cannot measure, and why
 MPICH_NOT_FORCED = {
     "ccl": "it hands the call to NCCL or RCCL and, in a library built without them, falls back to MPICH's own "
@@ -53,8 +66,9 @@ class Forcing:
     """One internal algorithm of the running library and the control variables that force it.
 
     ``settings`` are (variable, value, the value's name); ``when`` is "call" where the library reads
-    them at every call (they are set while the algorithm runs) or "communicator" where it reads them
-    when a communicator is made (they are set while one is duplicated for the algorithm)."""
+    them at every call (they are set while the algorithm runs), "communicator" where it reads them
+    when a communicator is made (they are set while one is duplicated for the algorithm), or "launch"
+    where it reads them at start-up only (the launch's environment set them for the whole run)."""
 
     library: str
     algorithm: str
@@ -114,6 +128,35 @@ def _open_mpi() -> dict[str, Forcing]:
     }
 
 
+def launch_recipe(preset: int | str = "N") -> str:
+    """How to measure an Intel MPI preset: one launch with it set."""
+    return (
+        f"Intel MPI reads {INTEL_VARIABLE} at start-up only: launch once per preset, "
+        f"{INTEL_VARIABLE}={preset} mpiexec ... collbench run --algo mpi:preset-{preset} --out DIR-{preset}, "
+        f"then collbench merge DIR-* --out DIR (N: {INTEL_PRESETS[0]}-{INTEL_PRESETS[-1]})"
+    )
+
+
+def _intel() -> dict[str, Forcing]:
+    """The one preset this launch's environment forces, as ``preset-N``; Unavailable with the recipe otherwise."""
+    import os
+
+    given = os.environ.get(INTEL_VARIABLE, "").strip()
+    if not given.isdigit() or int(given) not in INTEL_PRESETS:
+        shown = f"this launch has {INTEL_VARIABLE}={given!r}" if given else f"this launch does not set {INTEL_VARIABLE}"
+        raise Unavailable(f"{launch_recipe()}; {shown}")
+    name = f"preset-{int(given)}"
+    return {name: Forcing("Intel MPI", name, ((INTEL_VARIABLE, int(given), given),), "launch")}
+
+
+def launch_settings() -> dict[str, str]:
+    """The variables of this process's environment that steer the MPI library's all-reduce selection (set at
+    launch, for example by sourcing a file from ``collbench tune``): rows of ``mpi`` record them."""
+    import os
+
+    return {name: value for name, value in sorted(os.environ.items()) if STEERING.fullmatch(name)}
+
+
 @cache
 def algorithms() -> dict[str, Forcing]:
     """The running library's internal all-reduce algorithms that can be forced in this launch, by name.
@@ -130,10 +173,7 @@ def algorithms() -> dict[str, Forcing]:
     except mpit.ToolError as exc:
         raise Unavailable(f"{vendor}'s MPI_T interface failed: {exc}") from None
     if vendor == "Intel MPI":
-        raise Unavailable(
-            "Intel MPI reads I_MPI_ADJUST_ALLREDUCE at start-up only: launch once per algorithm with "
-            "I_MPI_ADJUST_ALLREDUCE=N and --algo mpi (the README lists N)"
-        )
+        return _intel()
     raise Unavailable(f"collbench knows no way to force {vendor}'s internal algorithms")
 
 
@@ -144,6 +184,9 @@ def forcing(name: str) -> Forcing:
         raise Unavailable(f"MPICH's {name} is not forced: {MPICH_NOT_FORCED[name]}")
     if name not in known:
         library = next(iter(known.values())).library if known else "this MPI"
+        launched = re.fullmatch(r"preset-(\d+)", name)
+        if library == "Intel MPI" and launched and int(launched.group(1)) in INTEL_PRESETS:
+            raise Unavailable(f"{launch_recipe(launched.group(1))}; this launch set {', '.join(known)}")
         raise Unsupported(f"{library} has no all-reduce algorithm {name!r}; it has {', '.join(known)}")
     return known[name]
 
@@ -152,6 +195,9 @@ def forcing(name: str) -> Forcing:
 def in_force(chosen: Forcing) -> Iterator[None]:
     """Hold ``chosen``'s settings, then put back what was there before (also on error)."""
     previous: list[tuple[mpit.Cvar, int]] = []
+    if chosen.when == "launch":  # set in the environment before MPI_Init, for the whole run
+        yield
+        return
     try:
         for name, value, _ in chosen.settings:
             variable = mpit.cvar(name)
@@ -196,6 +242,8 @@ def read_tuning(path: str, names_by_id: dict[int, str] | None = None) -> Tuning:
                 settings[found.group(1)] = found.group(2).strip("'\"")
     if MPICH_ALGORITHM in settings:
         return Tuning("MPICH", {0: [(0, settings[MPICH_ALGORITHM])]})
+    if INTEL_VARIABLE in settings:
+        return Tuning("Intel MPI", _read_intel(settings[INTEL_VARIABLE]))
     rules_file = settings.get("OMPI_MCA_coll_tuned_dynamic_rules_filename")
     if rules_file:
         if names_by_id is None:
@@ -207,17 +255,61 @@ def read_tuning(path: str, names_by_id: dict[int, str] | None = None) -> Tuning:
     return Tuning("", {})
 
 
+def running_library() -> str:
+    """The running MPI library's name as collbench's tunings name it: MPICH, Open MPI, Intel MPI, or its vendor."""
+    from mpi4py import MPI
+
+    return MPI.get_vendor()[0]
+
+
 def tuned_choice(path: str, p: int, nbytes: int) -> str:
-    """The algorithm the tuning file at ``path`` forces for ``nbytes`` on ``p`` ranks of the running library
-    ("" for its own choice); Unsupported when the file cannot be read or was made for another library."""
+    """The algorithm the tuning file at ``path`` chooses for ``nbytes`` on ``p`` ranks of the running library
+    ("" for its own choice); Unsupported when the file cannot be read or was made for another library, and
+    Unavailable for an Intel MPI file that this launch's environment does not hold (it is read at start-up)."""
+    import os
+
     try:
         tuning = read_tuning(path)
     except (OSError, ValueError) as exc:
         raise Unsupported(f"mpi:tuned={path}: {exc}") from None
-    library = next(iter(algorithms().values())).library
+    library = running_library()
     if tuning.library and tuning.library != library:
         raise Unsupported(f"mpi:tuned={path} was written for {tuning.library}; this is {library}")
+    if tuning.library == "Intel MPI" and os.environ.get(INTEL_VARIABLE, "") != intel_value(tuning):
+        raise Unavailable(
+            f"mpi:tuned={path}: Intel MPI reads {INTEL_VARIABLE} at start-up only; source the file before mpiexec"
+        )
     return tuning.choice(p, nbytes)
+
+
+def intel_value(tuning: Tuning) -> str:
+    """``I_MPI_ADJUST_ALLREDUCE``'s value for ``tuning``: PRESET:FROM-TO@P for each range that forces a preset
+    (a range left to Intel MPI's own selection has no condition: 0 is a selection of its own, not the default)."""
+    parts = []
+    for p, ranges in sorted(tuning.rules.items()):
+        ends = [start - 1 for start, _ in ranges[1:]] + [INTEL_LARGEST]
+        for (start, name), end in zip(ranges, ends, strict=True):
+            if name:
+                parts.append(f"{name.removeprefix('preset-')}:{start}-{end}" + (f"@{p}" if p else ""))
+    return ";".join(parts)
+
+
+def _read_intel(value: str) -> dict[int, list[tuple[int, str]]]:
+    """The ranges of an ``I_MPI_ADJUST_ALLREDUCE`` value as :func:`intel_value` writes it."""
+    found: dict[int, list[tuple[int, int, str]]] = {}
+    for part in filter(None, value.split(";")):
+        matched = re.fullmatch(r"(\d+)(?::(\d+)-(\d+)(?:@(\d+))?)?", part.strip())
+        if not matched:
+            raise ValueError(f"{INTEL_VARIABLE} part {part!r} is not PRESET:FROM-TO@P")
+        preset, start, end, p = matched.groups()
+        found.setdefault(int(p or 0), []).append((int(start or 0), int(end or INTEL_LARGEST), f"preset-{preset}"))
+    rules: dict[int, list[tuple[int, str]]] = {}
+    for p, ranges in found.items():
+        out: list[tuple[int, str]] = [] if ranges and min(ranges)[0] == 0 else [(0, "")]
+        for start, end, name in sorted(ranges):
+            out += [(start, name)] + ([(end + 1, "")] if end < INTEL_LARGEST else [])
+        rules[p] = [rule for rule, after in zip(out, out[1:] + [(-1, "")], strict=True) if rule[0] != after[0]]
+    return rules
 
 
 def _read_rules(path: str, names_by_id: dict[int, str]) -> dict[int, list[tuple[int, str]]]:
@@ -262,6 +354,10 @@ def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[
                 "export MPIR_CVAR_DEVICE_COLLECTIVES=percoll",
                 "export MPIR_CVAR_ALLREDUCE_DEVICE_COLLECTIVE=0  # the device's own selection would decide first",
             ]
+    elif tuning.library == "Intel MPI":
+        value = intel_value(tuning)
+        if value:
+            lines.append(f'export {INTEL_VARIABLE}="{value}"')
     elif tuning.library == "Open MPI":
         rules_path = str(Path(path).with_suffix(".rules").resolve())
         body = ["1  # collectives", f"{OMPI_ALLREDUCE}  # all-reduce", f"{len(tuning.rules)}  # communicator sizes"]
@@ -289,6 +385,8 @@ def describe() -> list[str]:
     except Unavailable as exc:
         return [f"none here: {exc}"]
     first = next(iter(known.values()))
+    if first.when == "launch":
+        return [f"{first.library}, set at launch ({first.settings[0][0]}={first.settings[0][2]}): {', '.join(known)}"]
     variables = ", ".join(
         f"{name}={shown if name != first.settings[0][0] else 'ALG'}" for name, _, shown in first.settings
     )

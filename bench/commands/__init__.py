@@ -1,6 +1,6 @@
 """One module per subcommand, each with HELP, ``add_arguments(parser)`` and ``main(args) -> int``."""
 
-from . import calibrate, compare, floor, import_, info, model, report, run, tune
+from . import calibrate, compare, floor, import_, info, merge, model, report, run, tune
 
 COMMANDS = {
     "run": run,
@@ -12,4 +12,5 @@ COMMANDS = {
     "report": report,
     "compare": compare,
     "import": import_,
+    "merge": merge,
 }

@@ -218,9 +218,12 @@ def forced_algorithms(algos: list[str]) -> list[str]:
         elif variant in known:
             out.append(algo)
         else:
-            library = next(iter(known.values())).library
+            first = next(iter(known.values()))
+            preset = variant.removeprefix("preset-")
+            if first.when == "launch" and preset.isdigit():  # Intel MPI: another preset takes a launch of its own
+                raise UsageError(f"{mpiforce.launch_recipe(preset)}; this launch set {first.algorithm}")
             raise UsageError(
-                f"{library} has no all-reduce algorithm {variant!r} to force; give one of {', '.join(known)}"
+                f"{first.library} has no all-reduce algorithm {variant!r} to force; give one of {', '.join(known)}"
             )
     return list(dict.fromkeys(out))
 

@@ -158,6 +158,8 @@ def measured_tuning(df: Any) -> Measured | None:
     libraries = set()
     for row in df[(df["algo"] == "mpi") | df.index.isin(forced.index)].itertuples():
         params = json.loads(row.params) if isinstance(row.params, str) and row.params else {}
+        if row.algo == "mpi" and params.get("launch"):
+            continue  # its launch steered the library (a sourced tuning, a forced preset): not its own choice
         name = "" if row.algo == "mpi" else row.algo.partition(":")[2]
         if name:
             libraries.add(params.get("library", ""))
@@ -238,7 +240,11 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
         "source this file before mpiexec",
     ]
     written = write_tuning(Tuning(measured.library, rules), path, measured.ids, comments)
-    print(f"# written: {', '.join(written)}; time it against the default: --algo mpi,mpi:tuned={written[0]}")
+    if measured.library == "Intel MPI":
+        how = f"launch --algo mpi, then . {written[0]} and launch --algo mpi:tuned={written[0]}; collbench merge both"
+    else:
+        how = f"--algo mpi,mpi:tuned={written[0]}"
+    print(f"# written: {', '.join(written)}; time it against the default: {how}")
     return {"library": measured.library, "table": table, "files": written, "why": why}
 
 
@@ -248,10 +254,17 @@ def tuned_against_default(df: Any) -> list[dict[str, Any]]:
     by side; the gain is the median of those ratios (one slow moment of the host moves it little). Printed with
     the median gain over the sizes the file forces and the slowest size."""
     tuned = df[df["algo"] == "mpi:tuned"]
-    if tuned.empty or not (df["algo"] == "mpi").any():
+    own = df[(df["algo"] == "mpi") & ~df["params"].map(lambda text: bool(json.loads(text or "{}").get("launch")))]
+    if tuned.empty or own.empty:
         return []
-    pair = ["run_start", "p", "bytes", "placement", "dtype", "op"]
-    both = tuned.merge(df[df["algo"] == "mpi"], on=pair, suffixes=("", "_mpi"))
+    case = ["p", "bytes", "placement", "dtype", "op"]
+    both = tuned.merge(own, on=["run_start", *case], suffixes=("", "_mpi"))
+    side_by_side = not both.empty
+    if not side_by_side:  # Intel MPI: the file holds for a whole launch, the library's own choice in another
+        medians = own.groupby(case, as_index=False)["time_s"].median().rename(columns={"time_s": "time_s_mpi"})
+        both = tuned.groupby(case, as_index=False).agg(time_s=("time_s", "median"), params=("params", "first"))
+        both = both.merge(medians, on=case)
+        both["run_start"] = ""
     table = []
     for (p, nbytes), rows in both.groupby(["p", "bytes"]):
         params = json.loads(rows["params"].iloc[0] or "{}")
@@ -260,9 +273,12 @@ def tuned_against_default(df: Any) -> list[dict[str, Any]]:
         table.append({"p": int(p), "bytes": int(nbytes), "forced": "" if name.startswith("(") else name, "gain": gain})
     if not table:
         return []
-    runs = both["run_start"].nunique()
-    print(f"\n# mpi:tuned against mpi, timed side by side in {runs} run(s)")
-    print("# gain: mpi's time / mpi:tuned's, the median over runs and placements")
+    if side_by_side:
+        print(f"\n# mpi:tuned against mpi, timed side by side in {both['run_start'].nunique()} run(s)")
+        print("# gain: mpi's time / mpi:tuned's, the median over runs and placements")
+    else:
+        print("\n# mpi:tuned against mpi, timed in separate launches (the setting is read at start-up)")
+        print("# gain: the median of mpi's times / the median of mpi:tuned's, then the median over placements")
     print(f"# {'p':>3} {'size':>8}  {'the file forces':<28} gain")
     for entry in table:
         shown = entry["forced"] or "(the library's own choice)"

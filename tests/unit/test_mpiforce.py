@@ -186,3 +186,74 @@ def test_tuned_against_default_reports_the_gain_where_the_file_forces(capsys):
     said = capsys.readouterr().out
     assert "median gain where the file forces an algorithm: 1.62x" in said
     assert "slowest size: 8 B on 2 ranks, 0.95x" in said
+
+
+def test_an_intel_tuning_round_trips_as_conditions_per_size_and_p(tmp_path):
+    from collectives.mpiforce import INTEL_LARGEST, intel_value
+
+    rules = {
+        2: [(0, ""), (64, "preset-8"), (512, "preset-1"), (32768, ""), (1 << 20, "preset-8")],
+        4: [(0, "preset-2")],
+    }
+    path = str(tmp_path / "tuned.env")
+    write_tuning(Tuning("Intel MPI", rules), path, {}, ["made by a test"])
+    text = open(path).read()
+    # Intel MPI's own selection keeps the sizes no condition names (its preset 0 is a selection of its own)
+    expected = f"8:64-511@2;1:512-32767@2;8:1048576-{INTEL_LARGEST}@2;2:0-{INTEL_LARGEST}@4"
+    assert f'export I_MPI_ADJUST_ALLREDUCE="{expected}"' in text
+    tuning = read_tuning(path)
+    assert tuning.library == "Intel MPI" and intel_value(tuning) == expected
+    for p, sizes in ((2, (0, 8, 64, 511, 512, 32767, 32768, 1 << 20, 1 << 30)), (4, (0, 1 << 30)), (3, (8,))):
+        assert [tuning.choice(p, n) for n in sizes] == [Tuning("", rules).choice(p, n) for n in sizes]
+
+
+def test_an_intel_value_collbench_did_not_write_is_refused(tmp_path):
+    path = tmp_path / "tuned.env"
+    path.write_text('export I_MPI_ADJUST_ALLREDUCE="2:0-1024@2-8"\n')
+    with pytest.raises(ValueError, match="not PRESET:FROM-TO@P"):
+        read_tuning(str(path))
+
+
+@pytest.mark.parametrize("given", ["", "0", "33", "2:0-1023"])
+def test_intel_forces_one_preset_per_launch_and_says_how(monkeypatch, given):
+    from collectives.mpiforce import _intel
+
+    monkeypatch.setenv("I_MPI_ADJUST_ALLREDUCE", given)
+    with pytest.raises(collectives.Unavailable, match="at start-up only: launch once per preset"):
+        _intel()
+    monkeypatch.setenv("I_MPI_ADJUST_ALLREDUCE", "7")
+    (name, forcing), *others = _intel().items()
+    assert (name, forcing.when, forcing.record(), others) == ("preset-7", "launch", {"I_MPI_ADJUST_ALLREDUCE": "7"}, [])
+
+
+def test_mpi_rows_record_what_the_launch_set_for_the_librarys_selection(monkeypatch):
+    from collectives.mpiforce import launch_settings
+
+    for name in (
+        "I_MPI_ADJUST_ALLREDUCE",
+        "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM",
+        "OMPI_MCA_coll_tuned_use_dynamic_rules",
+    ):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("MPIR_CVAR_ENABLE_HEAVY_YIELD", "1")  # not all-reduce's selection
+    monkeypatch.setenv("I_MPI_ADJUST_BCAST", "1")
+    assert set(launch_settings()) == {
+        "I_MPI_ADJUST_ALLREDUCE",
+        "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM",
+        "OMPI_MCA_coll_tuned_use_dynamic_rules",
+    }
+
+
+def test_mpi_rows_a_launch_steered_are_not_the_librarys_own_choice():
+    import json
+
+    import pandas as pd
+
+    from bench.commands.tune import measured_tuning
+
+    rows = _rows({"mpi": [1.0], "mpi:preset-2": [0.5]}, "Intel MPI", (8,))
+    steered = rows[rows["algo"] == "mpi"].assign(
+        time_s=0.1, params=json.dumps({"launch": {"I_MPI_ADJUST_ALLREDUCE": "2"}})
+    )
+    measured = measured_tuning(pd.concat([rows, steered], ignore_index=True))
+    assert measured.times[2][8]["out"] == {"": 1.0, "preset-2": 0.5}
