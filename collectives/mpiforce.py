@@ -33,17 +33,22 @@ back as written) makes the algorithm unavailable, with the reason: a skip, never
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from . import mpit
 from .base import Unavailable, Unsupported
 
 MPICH_ALGORITHM = "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"
+MPICH_SELECTION = "MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE"  # the ch4 device's composition tuning file
+# The composition without an intra-node part: the MPIR-level algorithm over all ranks, as mpi:ALG measures it
+MPICH_MPIR_ONLY = "composition=MPIDI_Allreduce_intra_composition_beta"
 OMPI_ALGORITHM = "coll_tuned_allreduce_algorithm"
 OMPI_ALLREDUCE = 2  # all-reduce's number among Open MPI's collectives in a rules file
 INTEL_VARIABLE = "I_MPI_ADJUST_ALLREDUCE"
@@ -220,6 +225,7 @@ class Tuning:
 
     library: str
     rules: dict[int, list[tuple[int, str]]]
+    selection: dict[str, Any] | None = None  # MPICH: its built-in composition tuning, to write per-size choices into
 
     def choice(self, p: int, nbytes: int) -> str:
         """The algorithm for ``nbytes`` on ``p`` ranks ("" where the file leaves the library's own choice)."""
@@ -240,6 +246,8 @@ def read_tuning(path: str, names_by_id: dict[int, str] | None = None) -> Tuning:
             found = re.fullmatch(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*", line.split("#")[0])
             if found:
                 settings[found.group(1)] = found.group(2).strip("'\"")
+    if MPICH_SELECTION in settings and MPICH_ALGORITHM in settings:
+        return Tuning("MPICH", _read_selection(settings[MPICH_SELECTION], settings[MPICH_ALGORITHM]))
     if MPICH_ALGORITHM in settings:
         return Tuning("MPICH", {0: [(0, settings[MPICH_ALGORITHM])]})
     if INTEL_VARIABLE in settings:
@@ -346,7 +354,16 @@ def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[
     ``ids`` are Open MPI's numbers for its algorithms."""
     lines = [f"# {line}" if line else "#" for line in comments]
     written = [path]
-    if tuning.library == "MPICH":
+    forced = {name for ranges in tuning.rules.values() for _, name in ranges if name}
+    if tuning.library == "MPICH" and tuning.selection is not None and len(forced) == 1:
+        selection_path = str(Path(path).with_suffix(".ch4.json").resolve())
+        Path(selection_path).write_text(json.dumps(_selection(tuning), indent=1) + "\n", encoding="utf-8")
+        written.append(selection_path)
+        lines += [
+            f"export {MPICH_SELECTION}={selection_path}  # MPICH's own, but all-reduce's size ranges below",
+            f"export {MPICH_ALGORITHM}={forced.pop()}  # the MPIR algorithm of the ranges the file hands to MPIR",
+        ]
+    elif tuning.library == "MPICH":
         chosen = tuning.choice(0, 0)
         if chosen:
             lines += [
@@ -376,6 +393,62 @@ def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[
         ]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return written
+
+
+def mpich_selection() -> dict[str, Any] | None:
+    """The composition tuning built into the MPICH library that mpi4py loads (the JSON its ch4 device reads when
+    no file is given), read from the library file; None when that library is not MPICH or holds none."""
+    try:
+        data = Path(mpit.library_path()).read_bytes()
+    except (OSError, mpit.ToolError):
+        return None
+    for found in re.finditer(rb'\{"collective=[\x20-\x7e]+', data):
+        if b'"composition=MPIDI_Allreduce' in found.group(0):
+            try:
+                return json.loads(found.group(0))
+            except ValueError:
+                return None
+    return None
+
+
+def _selection(tuning: Tuning) -> dict[str, Any]:
+    """MPICH's built-in composition tuning with all-reduce's choice per communicator and message size: where the
+    tuning forces an algorithm, the composition without an intra-node part (the MPIR algorithm that
+    ``MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM`` names, over all ranks); elsewhere MPICH's own choice, unchanged."""
+    assert tuning.selection is not None
+    own = tuning.selection["collective=allreduce"]["comm_type=intra"]
+
+    def by_size(ranges: list[tuple[int, str]]) -> dict[str, Any]:
+        ends = [f"avg_msg_size<={start - 1}" for start, _ in ranges[1:]] + ["avg_msg_size=any"]
+        return {end: ({MPICH_MPIR_ONLY: {}} if name else own) for (_, name), end in zip(ranges, ends, strict=True)}
+
+    if 0 in tuning.rules:
+        tree = by_size(tuning.rules[0])
+    else:
+        tree = {}
+        for p, ranges in sorted(tuning.rules.items()):
+            tree[f"comm_size<{p}"] = own
+            tree[f"comm_size<{p + 1}"] = by_size(ranges)
+        tree["comm_size=any"] = own
+    return {**tuning.selection, "collective=allreduce": {"comm_type=intra": tree}}
+
+
+def _read_selection(path: str, algorithm: str) -> dict[int, list[tuple[int, str]]]:
+    """The per-size choices of a composition tuning file that :func:`_selection` wrote."""
+    with open(path, encoding="utf-8") as handle:
+        tree = json.load(handle)["collective=allreduce"]["comm_type=intra"]
+
+    def ranges(sizes: dict[str, Any]) -> list[tuple[int, str]]:
+        out, start = [], 0
+        for key, value in sizes.items():
+            out.append((start, algorithm if value == {MPICH_MPIR_ONLY: {}} else ""))
+            start = int(key.partition("<=")[2]) + 1 if "<=" in key else start
+        return out
+
+    if all(key.startswith("avg_msg_size") for key in tree):
+        return {0: ranges(tree)}
+    found = {int(key.partition("<")[2]) - 1: value for key, value in tree.items() if key.startswith("comm_size<")}
+    return {p: ranges(sizes) for p, sizes in found.items() if all(k.startswith("avg_msg_size") for k in sizes)}
 
 
 def describe() -> list[str]:

@@ -25,15 +25,21 @@ class ToolError(RuntimeError):
 
 
 @cache
-def library() -> Any:
-    """The MPI library this process runs on, as a ctypes library (the one mpi4py loaded)."""
+def library_path() -> str:
+    """Where the MPI library that mpi4py loaded lives (loading it does not start MPI)."""
     from mpi4py import MPI  # noqa: F401  (loads the library)
 
     with open("/proc/self/maps", encoding="utf-8") as maps:
         paths = [line.split()[-1] for line in maps if re.search(r"/lib(mpi|mpich|impi)[^/]*\.so", line)]
     if not paths:
         raise ToolError("cannot find the MPI library in this process's memory map")
-    lib = ctypes.CDLL(paths[0])
+    return paths[0]
+
+
+@cache
+def library() -> Any:
+    """The MPI library this process runs on, as a ctypes library (the one mpi4py loaded)."""
+    lib = ctypes.CDLL(library_path())
     provided = ctypes.c_int()
     _check(lib.MPI_T_init_thread(0, ctypes.byref(provided)), "MPI_T_init_thread")
     return lib

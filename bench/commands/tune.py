@@ -13,10 +13,12 @@ per communicator size and size range, the forced algorithm that beat the library
 by at least ``MARGIN`` in every placement measured (the file holds for both), else the library's
 choice, with the gain expected from the rows. Several runs may be given: each time is then the
 median over them, so one quiet or busy moment of the host does not pick the winner.
-Open MPI's rules file holds a choice per size range. MPICH reads a choice per size only from a
-tuning file that covers every collective (one that lacks any aborts MPI_Init), which collbench,
-measuring all-reduce alone, does not write: its file forces one algorithm for every size, the one
-with the largest median gain that is nowhere more than ``WORST`` slower, or none.
+Open MPI's rules file holds a choice per size range, Intel MPI's variable a condition per size
+range. MPICH takes per-size choices from its device's composition tuning file: the one built into
+the library, with all-reduce's branch rewritten (:func:`collectives.mpiforce.mpich_selection`), and
+one forced MPIR algorithm for the ranges handed to MPIR (:func:`_mpich_algorithm`). Where that
+built-in file is not found, MPICH's file forces one algorithm for every size, the one with the
+largest median gain that is nowhere more than ``WORST`` slower, or none.
 ``--algo mpi,mpi:tuned=FILE`` then times the file against the library's choice in one job, and
 ``collbench tune`` on such runs prints the gain per size, measured side by side.
 """
@@ -25,12 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from collectives.mpiforce import Tuning, write_tuning
+from collectives.mpiforce import Tuning, mpich_selection, write_tuning
 
 from ..errors import UsageError
 from ..modeling import size_ranges
@@ -181,12 +184,24 @@ def _gain(cell: dict[str, dict[str, float]], name: str) -> float | None:
     return min(ratios) if ratios else None
 
 
-def _per_size_choice(cell: dict[str, dict[str, float]]) -> str:
-    """The forced algorithm with the largest gain at this size if that gain is at least MARGIN in every
-    placement measured, else "" (the library's own choice)."""
+def _per_size_choice(cell: dict[str, dict[str, float]], candidates: set[str] | None = None) -> str:
+    """The forced algorithm (of ``candidates``, default all) with the largest gain at this size if that gain is at
+    least MARGIN in every placement measured, else "" (the library's own choice)."""
     gains = {name: _gain(cell, name) for times in cell.values() for name in times if name}
+    gains = {name: gain for name, gain in gains.items() if candidates is None or name in candidates}
     name, gain = max(((n, g) for n, g in gains.items() if g is not None), key=lambda item: item[1], default=("", 0))
     return name if gain >= MARGIN else ""
+
+
+def _mpich_algorithm(measured: Measured) -> str:
+    """MPICH's one forced algorithm for a per-size tuning: the one whose wins (at least MARGIN) add up to the most
+    time saved, as the sum of the log gains over those sizes; "" where none wins anywhere."""
+    scores = {}
+    for name in measured.ids:
+        gains = [_gain(cell, name) for sizes in measured.times.values() for cell in sizes.values()]
+        scores[name] = sum(math.log(gain) for gain in gains if gain is not None and gain >= MARGIN)
+    best = max(sorted(scores), key=lambda name: scores[name], default="")
+    return best if best and scores[best] > 0 else ""
 
 
 def _one_for_all(measured: Measured) -> tuple[str, str]:
@@ -214,7 +229,18 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
     rules: dict[int, list[tuple[int, str]]] = {}
     print(f"\n# measured: {measured.library}'s own choice (mpi) against its forced algorithms (mpi:ALG)")
     print(f"# {'p':>3} {'from':>8} {'to':>8}  {'force':<28} expected gain (the library's time / the forced one's)")
-    if measured.library == "MPICH":
+    selection = mpich_selection() if measured.library == "MPICH" else None
+    if measured.library == "MPICH" and selection is not None:
+        chosen = _mpich_algorithm(measured)
+        choices = {
+            p: {n: chosen if _per_size_choice(cell, {chosen}) else "" for n, cell in sizes.items()}
+            for p, sizes in measured.times.items()
+        }
+        why = (
+            f"per size range: {chosen or 'no algorithm'} where it is at least {MARGIN - 1:.0%} faster "
+            "(MPICH takes one forced algorithm, in the size ranges its composition tuning file hands to MPIR)"
+        )
+    elif measured.library == "MPICH":
         chosen, why = _one_for_all(measured)
         choices = {p: {n: chosen for n in sizes} for p, sizes in measured.times.items()}
     else:
@@ -232,14 +258,14 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
             print(f"  {p:>3} {format_size(lo):>8} {format_size(hi):>8}  {shown:<28} {gain:.2f}x")
             table.append({"p": p, "from": lo, "to": hi, "force": name, "gain": gain})
     print(f"# {why}")
-    if measured.library == "MPICH":
+    if measured.library == "MPICH" and selection is None:
         rules = {0: [(0, chosen)]} if chosen else {}
     path = args.out or os.path.join(_first_directory(args.results), "tuned-mpi.env")
     comments = [
         f"collbench tune {' '.join(args.results)}: {measured.library}, {why}",
         "source this file before mpiexec",
     ]
-    written = write_tuning(Tuning(measured.library, rules), path, measured.ids, comments)
+    written = write_tuning(Tuning(measured.library, rules, selection), path, measured.ids, comments)
     if measured.library == "Intel MPI":
         how = f"launch --algo mpi, then . {written[0]} and launch --algo mpi:tuned={written[0]}; collbench merge both"
     else:

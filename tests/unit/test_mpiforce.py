@@ -122,11 +122,13 @@ def test_open_mpi_tuning_forces_per_size_only_what_clearly_wins(tmp_path):
     assert [tuning.choice(2, n) for n in (0, 8, 1024, 1 << 20)] == ["rabenseifner", "rabenseifner", "", "ring"]
 
 
-def test_mpich_tuning_is_one_algorithm_nowhere_much_slower(tmp_path):
+def test_mpich_tuning_is_one_algorithm_nowhere_much_slower_without_a_composition_file(tmp_path, monkeypatch):
     from argparse import Namespace
 
+    from bench.commands import tune
     from bench.commands.tune import _write_measured, measured_tuning
 
+    monkeypatch.setattr(tune, "mpich_selection", lambda: None)  # an MPICH whose built-in tuning is not found
     # ring is 2x faster at two sizes but 20% slower at one; rsag gains less and is nowhere >10% slower
     rows = _rows({"mpi": [1.0, 1.0, 1.0], "mpi:ring": [1.2, 0.5, 0.5], "mpi:rsag": [1.05, 0.8, 0.8]}, "MPICH")
     out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
@@ -257,3 +259,51 @@ def test_mpi_rows_a_launch_steered_are_not_the_librarys_own_choice():
     )
     measured = measured_tuning(pd.concat([rows, steered], ignore_index=True))
     assert measured.times[2][8]["out"] == {"": 1.0, "preset-2": 0.5}
+
+
+# A composition tuning as MPICH builds one in: all-reduce on one node goes to shared memory (gamma), across nodes
+# through node leaders; the other collectives are whatever the library says, kept as they are.
+SELECTION = {
+    "collective=bcast": {"comm_type=intra": {"composition=MPIDI_Bcast_intra_composition_gamma": {}}},
+    "collective=allreduce": {
+        "comm_type=intra": {
+            "comm_size=node_comm_size": {"composition=MPIDI_Allreduce_intra_composition_gamma": {}},
+            "comm_size=any": {"composition=MPIDI_Allreduce_intra_composition_alpha": {}},
+        }
+    },
+}
+
+
+def test_mpich_tuning_per_size_goes_through_its_composition_file(tmp_path, monkeypatch):
+    import json
+    from argparse import Namespace
+
+    from bench.commands import tune
+    from bench.commands.tune import _write_measured, measured_tuning
+    from collectives.mpiforce import MPICH_MPIR_ONLY
+
+    monkeypatch.setattr(tune, "mpich_selection", lambda: SELECTION)
+    # ring wins twice (2x), rsag once (1.25x): one forced algorithm for MPICH, ring, where it wins; 8 B MPICH's own
+    rows = _rows({"mpi": [1.0, 1.0, 1.0], "mpi:ring": [1.2, 0.5, 0.5], "mpi:rsag": [0.8, 0.9, 0.9]}, "MPICH")
+    out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
+    assert [(r["from"], r["force"]) for r in out["table"]] == [(8, ""), (1024, "ring")]
+    env, selection = out["files"]
+    text = open(env).read()
+    assert f"export MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE={selection} " in text
+    assert "export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=ring " in text
+    written = json.load(open(selection))
+    own = SELECTION["collective=allreduce"]["comm_type=intra"]
+    assert written["collective=bcast"] == SELECTION["collective=bcast"]  # the other collectives: untouched
+    assert written["collective=allreduce"]["comm_type=intra"] == {
+        "comm_size<2": own,
+        "comm_size<3": {"avg_msg_size<=1023": own, "avg_msg_size=any": {MPICH_MPIR_ONLY: {}}},
+        "comm_size=any": own,
+    }
+    tuning = read_tuning(env)
+    assert [tuning.choice(p, n) for p, n in ((2, 8), (2, 1023), (2, 1024), (2, 1 << 30), (4, 1 << 20))] == [
+        "",
+        "",
+        "ring",
+        "ring",
+        "",
+    ]
