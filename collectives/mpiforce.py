@@ -46,7 +46,11 @@ from . import mpit
 from .base import Unavailable, Unsupported
 
 MPICH_ALGORITHM = "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM"
-MPICH_SELECTION = "MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE"  # the ch4 device's composition tuning file
+MPICH_COMPOSITIONS = "MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE"  # the ch4 device's composition tuning file
+MPICH_SELECTION = "MPIR_CVAR_COLL_SELECTION_TUNING_JSON_FILE"  # the MPIR level's algorithm tuning file
+# The MPIR all-reduce algorithms a tuning file names without parameters (MPICH's csel_container.c reads k, tree
+# types and chunk sizes for recursive_multiplying, tree, recexch and k_reduce_scatter_allgather, left at 0 if absent)
+MPICH_FILE_ALGORITHMS = ("recursive_doubling", "reduce_scatter_allgather", "ring")
 # The composition without an intra-node part: the MPIR-level algorithm over all ranks, as mpi:ALG measures it
 MPICH_MPIR_ONLY = "composition=MPIDI_Allreduce_intra_composition_beta"
 OMPI_ALGORITHM = "coll_tuned_allreduce_algorithm"
@@ -225,7 +229,7 @@ class Tuning:
 
     library: str
     rules: dict[int, list[tuple[int, str]]]
-    selection: dict[str, Any] | None = None  # MPICH: its built-in composition tuning, to write per-size choices into
+    selection: dict[str, Any] | None = None  # MPICH: its built-in tuning files by level, to write choices into
 
     def choice(self, p: int, nbytes: int) -> str:
         """The algorithm for ``nbytes`` on ``p`` ranks ("" where the file leaves the library's own choice)."""
@@ -246,8 +250,8 @@ def read_tuning(path: str, names_by_id: dict[int, str] | None = None) -> Tuning:
             found = re.fullmatch(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*", line.split("#")[0])
             if found:
                 settings[found.group(1)] = found.group(2).strip("'\"")
-    if MPICH_SELECTION in settings and MPICH_ALGORITHM in settings:
-        return Tuning("MPICH", _read_selection(settings[MPICH_SELECTION], settings[MPICH_ALGORITHM]))
+    if MPICH_SELECTION in settings and MPICH_COMPOSITIONS in settings:
+        return Tuning("MPICH", _read_selection(settings[MPICH_SELECTION]))
     if MPICH_ALGORITHM in settings:
         return Tuning("MPICH", {0: [(0, settings[MPICH_ALGORITHM])]})
     if INTEL_VARIABLE in settings:
@@ -354,15 +358,16 @@ def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[
     ``ids`` are Open MPI's numbers for its algorithms."""
     lines = [f"# {line}" if line else "#" for line in comments]
     written = [path]
-    forced = {name for ranges in tuning.rules.values() for _, name in ranges if name}
-    if tuning.library == "MPICH" and tuning.selection is not None and len(forced) == 1:
-        selection_path = str(Path(path).with_suffix(".ch4.json").resolve())
-        Path(selection_path).write_text(json.dumps(_selection(tuning), indent=1) + "\n", encoding="utf-8")
-        written.append(selection_path)
-        lines += [
-            f"export {MPICH_SELECTION}={selection_path}  # MPICH's own, but all-reduce's size ranges below",
-            f"export {MPICH_ALGORITHM}={forced.pop()}  # the MPIR algorithm of the ranges the file hands to MPIR",
-        ]
+    if tuning.library == "MPICH" and tuning.selection is not None:
+        if any(name for ranges in tuning.rules.values() for _, name in ranges):
+            for variable, level, suffix in (
+                (MPICH_COMPOSITIONS, "ch4", ".ch4.json"),
+                (MPICH_SELECTION, "mpir", ".mpir.json"),
+            ):
+                where = str(Path(path).with_suffix(suffix).resolve())
+                Path(where).write_text(json.dumps(_selection(tuning, level), indent=1) + "\n", encoding="utf-8")
+                written.append(where)
+                lines.append(f"export {variable}={where}  # MPICH's own, with all-reduce's size ranges rewritten")
     elif tuning.library == "MPICH":
         chosen = tuning.choice(0, 0)
         if chosen:
@@ -396,31 +401,40 @@ def write_tuning(tuning: Tuning, path: str, ids: dict[str, int], comments: list[
 
 
 def mpich_selection() -> dict[str, Any] | None:
-    """The composition tuning built into the MPICH library that mpi4py loads (the JSON its ch4 device reads when
-    no file is given), read from the library file; None when that library is not MPICH or holds none."""
+    """The tuning built into the MPICH library that mpi4py loads, read from the library file: the JSON its ch4
+    device reads for compositions ("ch4") and the one its MPIR level reads for algorithms ("mpir") when given no
+    file. None when that library is not MPICH or holds neither."""
     try:
         data = Path(mpit.library_path()).read_bytes()
     except (OSError, mpit.ToolError):
         return None
-    for found in re.finditer(rb'\{"collective=[\x20-\x7e]+', data):
-        if b'"composition=MPIDI_Allreduce' in found.group(0):
+    found: dict[str, Any] = {}
+    for text in re.finditer(rb'\{"collective=[\x20-\x7e]+', data):
+        level = "ch4" if b'"composition=MPIDI_Allreduce' in text.group(0) else "mpir"
+        if level == "ch4" or b'"algorithm=MPIR_Allreduce_intra' in text.group(0):
             try:
-                return json.loads(found.group(0))
+                found.setdefault(level, json.loads(text.group(0)))
             except ValueError:
                 return None
-    return None
+    return found if len(found) == 2 else None
 
 
-def _selection(tuning: Tuning) -> dict[str, Any]:
-    """MPICH's built-in composition tuning with all-reduce's choice per communicator and message size: where the
-    tuning forces an algorithm, the composition without an intra-node part (the MPIR algorithm that
-    ``MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM`` names, over all ranks); elsewhere MPICH's own choice, unchanged."""
+def _selection(tuning: Tuning, level: str) -> dict[str, Any]:
+    """MPICH's built-in tuning at ``level`` with all-reduce's choice per communicator and message size. Where the
+    tuning forces an algorithm: at the ch4 level the composition without an intra-node part, at the MPIR level
+    that algorithm over all ranks (as mpi:ALG measures it); elsewhere MPICH's own choice, unchanged. Every other
+    collective stays as the library has it."""
     assert tuning.selection is not None
-    own = tuning.selection["collective=allreduce"]["comm_type=intra"]
+    built_in = tuning.selection[level]
+    own = built_in["collective=allreduce"]["comm_type=intra"]
+
+    def forced(name: str) -> dict[str, Any]:
+        key = MPICH_MPIR_ONLY if level == "ch4" else f"algorithm=MPIR_Allreduce_intra_{name}"
+        return {key: {}}
 
     def by_size(ranges: list[tuple[int, str]]) -> dict[str, Any]:
         ends = [f"avg_msg_size<={start - 1}" for start, _ in ranges[1:]] + ["avg_msg_size=any"]
-        return {end: ({MPICH_MPIR_ONLY: {}} if name else own) for (_, name), end in zip(ranges, ends, strict=True)}
+        return {end: (forced(name) if name else own) for (_, name), end in zip(ranges, ends, strict=True)}
 
     if 0 in tuning.rules:
         tree = by_size(tuning.rules[0])
@@ -430,25 +444,26 @@ def _selection(tuning: Tuning) -> dict[str, Any]:
             tree[f"comm_size<{p}"] = own
             tree[f"comm_size<{p + 1}"] = by_size(ranges)
         tree["comm_size=any"] = own
-    return {**tuning.selection, "collective=allreduce": {"comm_type=intra": tree}}
+    return {**built_in, "collective=allreduce": {**built_in["collective=allreduce"], "comm_type=intra": tree}}
 
 
-def _read_selection(path: str, algorithm: str) -> dict[int, list[tuple[int, str]]]:
-    """The per-size choices of a composition tuning file that :func:`_selection` wrote."""
+def _read_selection(path: str) -> dict[int, list[tuple[int, str]]]:
+    """The per-size choices of an MPIR-level tuning file that :func:`_selection` wrote."""
     with open(path, encoding="utf-8") as handle:
         tree = json.load(handle)["collective=allreduce"]["comm_type=intra"]
 
     def ranges(sizes: dict[str, Any]) -> list[tuple[int, str]]:
         out, start = [], 0
         for key, value in sizes.items():
-            out.append((start, algorithm if value == {MPICH_MPIR_ONLY: {}} else ""))
+            named = [k.removeprefix("algorithm=MPIR_Allreduce_intra_") for k in value if k.startswith("algorithm=")]
+            out.append((start, named[0] if len(value) == 1 and named else ""))
             start = int(key.partition("<=")[2]) + 1 if "<=" in key else start
         return out
 
     if all(key.startswith("avg_msg_size") for key in tree):
         return {0: ranges(tree)}
-    found = {int(key.partition("<")[2]) - 1: value for key, value in tree.items() if key.startswith("comm_size<")}
-    return {p: ranges(sizes) for p, sizes in found.items() if all(k.startswith("avg_msg_size") for k in sizes)}
+    bounds = [(key, value) for key, value in tree.items() if key.startswith("comm_size<")]
+    return {int(key.partition("<")[2]) - 1: ranges(sizes) for key, sizes in bounds[1::2]}  # (own, p's ranges) pairs
 
 
 def describe() -> list[str]:

@@ -1,7 +1,7 @@
-"""MPICH's tuning file from ``collbench tune``, applied at launch as a user sources it: MPICH's own composition
-tuning with all-reduce's size ranges rewritten, and the MPIR algorithm for the ranges it hands to MPIR. Proof from
-the results: on values whose float32 sum depends on the order of the additions, each size gives the sum of the
-algorithm the file chose for it."""
+"""MPICH's tuning files from ``collbench tune``, applied at launch as a user sources them: MPICH's own composition
+and algorithm tuning with all-reduce's size ranges rewritten. Proof from the results: on values whose float32 sum
+depends on the order of the additions, each size gives the sum of the algorithm the file chose for it, and a size
+the file leaves to MPICH gives MPICH's own sum."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_the_file_hands_its_size_ranges_to_the_forced_algorithm(tmp_path):
     if MPI.get_vendor()[0] != "MPICH":
         pytest.skip(f"the composition tuning file is MPICH's; this is {MPI.get_vendor()[0]}")
     selection = mpich_selection()
-    assert selection is not None, "no built-in composition tuning found in this MPICH's library"
+    assert selection is not None, "no built-in tuning files found in this MPICH's library"
     path = str(tmp_path / "tuned.env")
     write_tuning(Tuning("MPICH", {4: [(0, ""), (1024, "ring")]}, selection), path, {}, ["made by a test"])
     assert read_tuning(path).rules == {4: [(0, ""), (1024, "ring")]}

@@ -14,10 +14,10 @@ by at least ``MARGIN`` in every placement measured (the file holds for both), el
 choice, with the gain expected from the rows. Several runs may be given: each time is then the
 median over them, so one quiet or busy moment of the host does not pick the winner.
 Open MPI's rules file holds a choice per size range, Intel MPI's variable a condition per size
-range. MPICH takes per-size choices from its device's composition tuning file: the one built into
-the library, with all-reduce's branch rewritten (:func:`collectives.mpiforce.mpich_selection`), and
-one forced MPIR algorithm for the ranges handed to MPIR (:func:`_mpich_algorithm`). Where that
-built-in file is not found, MPICH's file forces one algorithm for every size, the one with the
+range. MPICH takes per-size choices from the tuning files built into the library, rewritten for
+all-reduce (:func:`collectives.mpiforce.mpich_selection`): the composition without an intra-node
+part and the forced MPIR algorithm where one wins, MPICH's own choice elsewhere. Where those
+built-in files are not found, MPICH's file forces one algorithm for every size, the one with the
 largest median gain that is nowhere more than ``WORST`` slower, or none.
 ``--algo mpi,mpi:tuned=FILE`` then times the file against the library's choice in one job, and
 ``collbench tune`` on such runs prints the gain per size, measured side by side.
@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from collectives.mpiforce import Tuning, mpich_selection, write_tuning
+from collectives.mpiforce import MPICH_FILE_ALGORITHMS, Tuning, mpich_selection, write_tuning
 
 from ..errors import UsageError
 from ..modeling import size_ranges
@@ -193,17 +192,6 @@ def _per_size_choice(cell: dict[str, dict[str, float]], candidates: set[str] | N
     return name if gain >= MARGIN else ""
 
 
-def _mpich_algorithm(measured: Measured) -> str:
-    """MPICH's one forced algorithm for a per-size tuning: the one whose wins (at least MARGIN) add up to the most
-    time saved, as the sum of the log gains over those sizes; "" where none wins anywhere."""
-    scores = {}
-    for name in measured.ids:
-        gains = [_gain(cell, name) for sizes in measured.times.values() for cell in sizes.values()]
-        scores[name] = sum(math.log(gain) for gain in gains if gain is not None and gain >= MARGIN)
-    best = max(sorted(scores), key=lambda name: scores[name], default="")
-    return best if best and scores[best] > 0 else ""
-
-
 def _one_for_all(measured: Measured) -> tuple[str, str]:
     """MPICH's single algorithm for every size and p: the largest median gain, nowhere WORST slower; and why."""
     best, best_gain = "", 1.0
@@ -231,14 +219,13 @@ def _write_measured(measured: Measured, args: argparse.Namespace) -> dict[str, A
     print(f"# {'p':>3} {'from':>8} {'to':>8}  {'force':<28} expected gain (the library's time / the forced one's)")
     selection = mpich_selection() if measured.library == "MPICH" else None
     if measured.library == "MPICH" and selection is not None:
-        chosen = _mpich_algorithm(measured)
+        named = set(MPICH_FILE_ALGORITHMS)
         choices = {
-            p: {n: chosen if _per_size_choice(cell, {chosen}) else "" for n, cell in sizes.items()}
-            for p, sizes in measured.times.items()
+            p: {n: _per_size_choice(cell, named) for n, cell in sizes.items()} for p, sizes in measured.times.items()
         }
         why = (
-            f"per size range: {chosen or 'no algorithm'} where it is at least {MARGIN - 1:.0%} faster "
-            "(MPICH takes one forced algorithm, in the size ranges its composition tuning file hands to MPIR)"
+            f"per size range: a forced algorithm where it is at least {MARGIN - 1:.0%} faster, of those MPICH's "
+            f"tuning files name without parameters ({', '.join(MPICH_FILE_ALGORITHMS)})"
         )
     elif measured.library == "MPICH":
         chosen, why = _one_for_all(measured)

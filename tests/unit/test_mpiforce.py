@@ -261,49 +261,76 @@ def test_mpi_rows_a_launch_steered_are_not_the_librarys_own_choice():
     assert measured.times[2][8]["out"] == {"": 1.0, "preset-2": 0.5}
 
 
-# A composition tuning as MPICH builds one in: all-reduce on one node goes to shared memory (gamma), across nodes
-# through node leaders; the other collectives are whatever the library says, kept as they are.
+# MPICH's built-in tuning files, as the library holds them: at the ch4 level all-reduce on one node goes to shared
+# memory (gamma), across nodes through node leaders; at the MPIR level an algorithm by size; the other collectives are
+# whatever the library says, kept as they are.
+OWN_CH4 = {
+    "comm_size=node_comm_size": {"composition=MPIDI_Allreduce_intra_composition_gamma": {}},
+    "comm_size=any": {"composition=MPIDI_Allreduce_intra_composition_alpha": {}},
+}
+OWN_MPIR = {
+    "avg_msg_size<=8": {"algorithm=MPIR_Allreduce_intra_recursive_doubling": {}},
+    "avg_msg_size=any": {"algorithm=MPIR_Allreduce_intra_reduce_scatter_allgather": {}},
+}
 SELECTION = {
-    "collective=bcast": {"comm_type=intra": {"composition=MPIDI_Bcast_intra_composition_gamma": {}}},
-    "collective=allreduce": {
-        "comm_type=intra": {
-            "comm_size=node_comm_size": {"composition=MPIDI_Allreduce_intra_composition_gamma": {}},
-            "comm_size=any": {"composition=MPIDI_Allreduce_intra_composition_alpha": {}},
-        }
+    "ch4": {
+        "collective=bcast": {"comm_type=intra": {"composition=MPIDI_Bcast_intra_composition_gamma": {}}},
+        "collective=allreduce": {"comm_type=intra": OWN_CH4},
+    },
+    "mpir": {
+        "collective=allreduce": {
+            "comm_type=intra": OWN_MPIR,
+            "comm_type=inter": {"algorithm=MPIR_Allreduce_inter_reduce_exchange_bcast": {}},
+        },
     },
 }
 
 
-def test_mpich_tuning_per_size_goes_through_its_composition_file(tmp_path, monkeypatch):
+def test_mpich_tuning_per_size_rewrites_its_built_in_files_for_all_reduce(tmp_path, monkeypatch):
     import json
     from argparse import Namespace
+
+    import pandas as pd
 
     from bench.commands import tune
     from bench.commands.tune import _write_measured, measured_tuning
     from collectives.mpiforce import MPICH_MPIR_ONLY
 
     monkeypatch.setattr(tune, "mpich_selection", lambda: SELECTION)
-    # ring wins twice (2x), rsag once (1.25x): one forced algorithm for MPICH, ring, where it wins; 8 B MPICH's own
-    rows = _rows({"mpi": [1.0, 1.0, 1.0], "mpi:ring": [1.2, 0.5, 0.5], "mpi:rsag": [0.8, 0.9, 0.9]}, "MPICH")
-    out = _write_measured(measured_tuning(rows), Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
-    assert [(r["from"], r["force"]) for r in out["table"]] == [(8, ""), (1024, "ring")]
-    env, selection = out["files"]
+    # ring wins at 1 KiB (2x), recursive_doubling at 1 MiB (1.25x); k_reduce_scatter_allgather (4x at 1 MiB) needs
+    # parameters in a tuning file, so it is not written; 8 B stays MPICH's own
+    times = {"mpi": [1.0, 1.0, 1.0], "mpi:ring": [1.2, 0.5, 0.9], "mpi:recursive_doubling": [1.5, 0.9, 0.8]}
+    rows = _rows(times, "MPICH")
+    extra = _rows({"mpi:k_reduce_scatter_allgather": [2.0, 2.0, 0.25]}, "MPICH")
+    measured = measured_tuning(pd.concat([rows, extra], ignore_index=True))
+    out = _write_measured(measured, Namespace(out=str(tmp_path / "t.env"), results=[str(tmp_path)]))
+    assert [(r["from"], r["force"]) for r in out["table"]] == [(8, ""), (1024, "ring"), (1 << 20, "recursive_doubling")]
+    env, ch4, mpir = out["files"]
     text = open(env).read()
-    assert f"export MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE={selection} " in text
-    assert "export MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM=ring " in text
-    written = json.load(open(selection))
-    own = SELECTION["collective=allreduce"]["comm_type=intra"]
-    assert written["collective=bcast"] == SELECTION["collective=bcast"]  # the other collectives: untouched
+    assert f"export MPIR_CVAR_CH4_COLL_SELECTION_TUNING_JSON_FILE={ch4} " in text
+    assert f"export MPIR_CVAR_COLL_SELECTION_TUNING_JSON_FILE={mpir} " in text
+    assert "MPIR_CVAR_ALLREDUCE_INTRA_ALGORITHM" not in text  # a global choice would reach MPICH's own ranges too
+    by_size = {"avg_msg_size<=1023": None, "avg_msg_size<=1048575": None, "avg_msg_size=any": None}
+    written = json.load(open(ch4))
+    assert written["collective=bcast"] == SELECTION["ch4"]["collective=bcast"]  # the other collectives: untouched
     assert written["collective=allreduce"]["comm_type=intra"] == {
-        "comm_size<2": own,
-        "comm_size<3": {"avg_msg_size<=1023": own, "avg_msg_size=any": {MPICH_MPIR_ONLY: {}}},
-        "comm_size=any": own,
+        "comm_size<2": OWN_CH4,
+        "comm_size<3": dict(zip(by_size, [OWN_CH4, {MPICH_MPIR_ONLY: {}}, {MPICH_MPIR_ONLY: {}}], strict=True)),
+        "comm_size=any": OWN_CH4,
     }
+    algorithms = json.load(open(mpir))["collective=allreduce"]
+    assert algorithms["comm_type=inter"] == SELECTION["mpir"]["collective=allreduce"]["comm_type=inter"]
+    assert algorithms["comm_type=intra"]["comm_size<3"] == dict(
+        zip(
+            by_size,
+            [
+                OWN_MPIR,
+                {"algorithm=MPIR_Allreduce_intra_ring": {}},
+                {"algorithm=MPIR_Allreduce_intra_recursive_doubling": {}},
+            ],
+            strict=True,
+        )
+    )
     tuning = read_tuning(env)
-    assert [tuning.choice(p, n) for p, n in ((2, 8), (2, 1023), (2, 1024), (2, 1 << 30), (4, 1 << 20))] == [
-        "",
-        "",
-        "ring",
-        "ring",
-        "",
-    ]
+    sizes = ((2, 8), (2, 1023), (2, 1024), (2, 1 << 20), (2, 1 << 30), (4, 1 << 20))
+    assert [tuning.choice(p, n) for p, n in sizes] == ["", "", "ring", "recursive_doubling", "recursive_doubling", ""]
