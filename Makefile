@@ -32,8 +32,9 @@ LAUNCH_ENV_openmpi := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 
 
 bench: $(STAMP)
 	@out=results/$$(date -u +%Y%m%d-%H%M%S); \
-	env $(LAUNCH_ENV_$(MPI)) $(BIN)/mpiexec -n $(RANKS) $(BIN)/collbench run --algo $(ALGOS) $(BENCH_ARGS) --label make-bench --out $$out && \
-	$(BIN)/collbench report $$out -o $$out/report.html
+	env $(LAUNCH_ENV_$(MPI)) $(BIN)/mpiexec -n $(RANKS) $(BIN)/collbench run --algo $(ALGOS) $(BENCH_ARGS) --calibrate \
+		--label make-bench --out $$out && \
+	$(BIN)/collbench report $$out --out $$out/report.html
 
 # make test MPI=openmpi: the tests that launch MPI jobs (the algorithm matrix, the harness, the CLI and its bad
 # inputs, the watchdog and killed ranks, and the unit tests), under the openmpi venv's mpirun

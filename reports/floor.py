@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from .data import ResultSet
-from .figures import PALETTE, Plots, esc, finite, size_axis, size_label
+from .figures import PALETTE, Plots, esc, finite, log_axis, size_axis, size_label, time_label
 
 METHODS = {
     "c-osu": "C, OSU's loop",
@@ -114,7 +114,7 @@ def _one(s: ResultSet, plots: Plots) -> str:
         {
             "title": {"text": "time per call (mean over ranks)"},
             "xaxis": size_axis(sizes),
-            "yaxis": {"type": "log", "title": {"text": "time (us)"}},
+            "yaxis": log_axis([v for t in times for v in t["y"] if v is not None], "time", time_label),
         },
     )
     if any(r.get("ratio_medians") for r in records):

@@ -28,7 +28,7 @@ def setting_effects(df: pd.DataFrame) -> list[dict]:
         return findings
     for label, rows in df.groupby("set", sort=False):
         for setting in SETTINGS:
-            values = [v for v in dict.fromkeys(rows[setting].astype(str)) if v]
+            values = [str(v) for v in pd.unique(rows[setting].to_numpy()) if v is not None and str(v)]
             if len(values) < 2:
                 continue
             key = [k for k in MATCH_KEY if k != setting] + [s for s in SETTINGS if s not in MATCH_KEY and s != setting]

@@ -1,7 +1,8 @@
-"""collbench report over fixture result files: sections, numbers, escaping, bad input."""
+"""collbench report over fixture result files: findings, sections, axes, numbers, escaping, bad input."""
 
 from __future__ import annotations
 
+import html
 import json
 import pickle
 import re
@@ -11,23 +12,42 @@ from plotly.offline import get_plotlyjs
 from runs import HOSTILE, SIZES, row, samples, standard_rows, write_run
 
 from bench.cli import main
-from bench.results import load
-from reports.data import load_sets
-from reports.html import build_report, table_data
+from bench.results import flatten, frame, load, read_document
+from reports.data import load_sets, rows_frame
+from reports.figures import as_drawn, log_axis, read_payload, size_axis, time_label
+from reports.findings import model_bound
+from reports.html import WINNER_MIN_WIDTH, build_report, label_width, table_data
 
-SECTIONS = ["metadata", "topologies", "winners", "correctness", "skips", "rows"]
+SECTIONS = ["metadata", "topologies", "winners", "model", "correctness", "skips", "rows"]
 
 
 def _table(page: str) -> dict:
-    match = re.search(r"<script type='application/json' id='cb-table-data'>(.*?)</script>", page, re.S)
-    assert match, "the rows table data is missing"
-    return json.loads(match.group(1))
+    return read_payload(page)["table"]
 
 
 def _specs(page: str) -> list[dict]:
-    return [
-        json.loads(m) for m in re.findall(r'<script type="application/json" id="cb-fig-\d+-spec">(.*?)</script>', page)
-    ]
+    plots = read_payload(page)["plots"]
+    return [as_drawn(spec, plots) for spec in plots["figures"]]
+
+
+def _column(table: dict, name: str) -> list:
+    """A column of the rows table, one value per row (a constant column holds one value for all)."""
+    column = next(c for c in table["columns"] if c["name"] == name)
+    if "const" in column:
+        return [column["const"]] * table["n"]
+    if "runs" in column:
+        pairs = column["runs"]
+        return [v for v, count in zip(pairs[::2], pairs[1::2], strict=True) for _ in range(count)]
+    return table["values"][name]
+
+
+def _findings(page: str) -> str:
+    """The findings section as text, a row of a table per line."""
+    start = page.index("<section id='findings'>")
+    section = page[start : page.index("</section>", start)]
+    section = re.sub(r"</t[dh]><t[dh][^>]*>", " | ", section)
+    section = re.sub(r"<(tr|p|h\d|li|div)[^>]*>", "\n", section)
+    return html.unescape(re.sub(r"<[^>]+>", "", section))
 
 
 def test_sections_and_plots(tmp_path, capsys):
@@ -66,14 +86,18 @@ def test_table_numbers_match_the_data(tmp_path):
     table = _table(page)
     df = load(run)
     assert table["n"] == len(df)
-    columns = {c["name"]: c for c in table["columns"]}
-    values = table["values"]
+    algo = next(c for c in table["columns"] if c["name"] == "algo")
+    columns = {
+        name: _column(table, name) for name in ("algo", "bytes", "p", "nwrong", "time_us", "busbw_GBps", "p99_us")
+    }
+    assert "const" in next(c for c in table["columns"] if c["name"] == "p")  # one value for every row: sent once
     for i, r in enumerate(df.itertuples(index=False)):
-        assert columns["algo"]["levels"][values["algo"][i]] == r.algo
-        assert values["bytes"][i] == r.bytes and values["p"][i] == r.p and values["nwrong"][i] == r.nwrong
-        assert values["time_us"][i] == pytest.approx(r.time_s * 1e6, rel=1e-5)
-        assert values["busbw_GBps"][i] == pytest.approx(r.busbw_GBps, rel=1e-5)
-        assert values["p99_us"][i] == pytest.approx(r.p99_s * 1e6, rel=1e-5)
+        assert algo["levels"][columns["algo"][i]] == r.algo
+        assert columns["bytes"][i] == r.bytes and columns["p"][i] == r.p and columns["nwrong"][i] == r.nwrong
+        # as the table prints them: 4 significant digits
+        assert columns["time_us"][i] == pytest.approx(r.time_s * 1e6, rel=5e-4)
+        assert columns["busbw_GBps"][i] == pytest.approx(r.busbw_GBps, rel=5e-4)
+        assert columns["p99_us"][i] == pytest.approx(r.p99_s * 1e6, rel=5e-4)
 
 
 def test_hostile_strings_are_escaped_everywhere(tmp_path):
@@ -95,6 +119,10 @@ def test_hostile_strings_are_escaped_everywhere(tmp_path):
         assert fragment not in page
     assert page.count("&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;") >= 5  # label, host, env, skip, ...
     assert "WRONG RESULTS: 8 measurement(s)" in page  # nwrong > 0 shown loudly (both copies)
+    # in the payload, what plotly shows is escaped; the rows table holds the text itself (shown as text)
+    payload = read_payload(page)
+    assert HOSTILE not in json.dumps(payload["plots"]) and "&lt;img src=x" in json.dumps(payload["plots"])
+    assert HOSTILE in next(c for c in payload["table"]["columns"] if c["name"] == "algo")["levels"]
 
 
 def test_several_sets_side_by_side_with_ratios(tmp_path):
@@ -202,6 +230,12 @@ def test_cost_model_section_shows_prediction_and_extrapolation(tmp_path):
     assert "extrapolated, 1 MiB" in titles
     predicted = next(s for s in _specs(page) if s["layout"]["title"]["text"].startswith("measured"))
     assert {t["name"] for t in predicted["data"]} >= {"ring · out measured", "ring · out predicted"}
+    # the findings hold each peak against the model's bound at its size
+    ring = re.search(r"ring \| ([\d.]+) \| 1 MiB, [^|]+ \| [\d.]+× \| (\d+)% of ([\d.]+) GB/s", _findings(page))
+    assert ring, _findings(page)
+    bound = model_bound(document["calibrations"][0], 4, 2, 2, 1 << 20)
+    assert float(ring.group(3)) == pytest.approx(bound, rel=0.01)
+    assert int(ring.group(2)) == pytest.approx(100 * float(ring.group(1)) / bound, abs=1)
 
 
 def test_a_setting_that_moves_the_numbers_is_a_finding(tmp_path):
@@ -254,7 +288,167 @@ def test_report_stat_chooses_the_time_shown(tmp_path):
     run = write_run(tmp_path / "run", rows)
     median = _table(build_report(load_sets([str(run)])))
     avg = _table(build_report(load_sets([str(run)]), stat="avg"))
-    assert avg["values"]["time_us"] == pytest.approx([2 * t for t in median["values"]["time_us"]], rel=1e-5)
-    assert avg["values"]["busbw_GBps"] == pytest.approx([b / 2 for b in median["values"]["busbw_GBps"]], rel=1e-4)
-    stats = next(c for c in avg["columns"] if c["name"] == "stat")
-    assert {stats["levels"][i] for i in avg["values"]["stat"]} == {"avg"}
+    assert _column(avg, "time_us") == pytest.approx([2 * t for t in _column(median, "time_us")], rel=1e-3)
+    assert _column(avg, "busbw_GBps") == pytest.approx([b / 2 for b in _column(median, "busbw_GBps")], rel=1e-3)
+    assert next(c for c in avg["columns"] if c["name"] == "stat")["levels"] == ["avg"]
+
+
+def test_the_findings_lead_the_report(tmp_path):
+    rows = standard_rows() + [row("tree", 1024, samples(2e-5, seed=9), nwrong=2)]
+    rows.append(row("ring", 64, samples(1e-5), p=8, nwrong=5))  # a topology where nothing was right
+    skips = [{"algo": "nccl", "p": 4, "dtype": "float32", "op": "sum", "reason": "NCCL is not available: no GPU"}]
+    page = build_report(load_sets([str(write_run(tmp_path / "run", rows, label="run-a", skips=skips))]))
+    findings = page.index("<section id='findings'>")
+    assert findings < min(page.index(f"<section id='{s}'>") for s in SECTIONS)
+    assert findings < page.index("<nav>") + 400  # right under the links, above every other section
+    text = _findings(page)
+    assert "p=4 · 2 nodes × 2 ranks (physical) · order packed" in text
+    # mpi wins up to 1 KiB, ring (twice as fast at 1 MiB, see standard_rows) from 64 KiB, in both placements
+    winners = "float32 sum · in place · b2b; float32 sum · out of place · b2b | mpi 8 B – 1 KiB; ring 64 KiB – 1 MiB"
+    assert re.search(re.escape(winners) + r" \(up to 1\.9\d× mpi\)", text), text
+    peaks = re.search(r"ring \| (\d\.\d\d) \| 1 MiB, float32 sum · (in|out of) place · b2b \| (\d\.\d\d)×", text)
+    assert peaks, text
+    assert float(peaks.group(1)) == pytest.approx(1.5 * 1048576 / (8e-6 + 1048576 / 4e9) / 1e9, rel=0.05)
+    assert float(peaks.group(3)) == pytest.approx(1.96, abs=0.06)
+    assert re.search(r"mpi \| \d\.\d\d \| 1 MiB, .* \| \(baseline\)", text)
+    assert "WRONG RESULTS: tree: 1 measurement(s), 2 wrong elements (1 KiB float32 sum out)" in text
+    assert "p=8 · 2 nodes × 4 ranks (physical) · order packed\nWRONG RESULTS: ring: 1 measurement(s), 5 wrong" in text
+    assert "nccl (p=4; float32 sum): NCCL is not available: no GPU" in text
+    assert "No calibrated cost model in these results" in text
+
+
+def test_peaks_are_held_against_nccl_too_where_measured(tmp_path):
+    rows = [r for r in standard_rows() if r["placement"] == "out"]
+    rows += [row("nccl", n, samples(3e-6 + n / 8e9, seed=n)) for n in SIZES]  # 4 times mpi's bandwidth
+    text = _findings(build_report(load_sets([str(write_run(tmp_path / "run", rows))])))
+    assert "| against mpi there | against nccl there" in text
+    assert re.search(r"nccl \| [\d.]+ \| 1 MiB, float32 sum · out of place · b2b \| [\d.]+× \| \(itself\)", text)
+    assert re.search(r"ring \| [\d.]+ \| 1 MiB, float32 sum · out of place · b2b \| 1\.9\d× \| 0\.[45]\d×", text)
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_the_model_bound_is_bench_modeling_lower_bound(levels):
+    from bench.modeling import Machine, layout, lower_bounds
+    from collectives.costmodel import CacheStep, CostModel, Segment
+
+    model = CostModel(
+        (Segment(4096, 2e-6, 1e-9), Segment(float("inf"), 5e-6, 2e-10)),
+        {"float32": 1e-10},
+        (CacheStep(1 << 20, 0.4, 0.3), CacheStep(64 << 20, 1.0, 1.0)),
+    )
+    record = {"p": 8, "model": model.to_dict()}
+    machine = Machine(model)
+    if levels == 2:
+        inter = CostModel((Segment(1 << 16, 20e-6, 4e-10), Segment(float("inf"), 30e-6, 1.5e-10)), {})
+        record["inter"] = {"model": inter.to_dict(), "link_beta": 2e-10}
+        machine = Machine(model, inter, 2e-10)
+    placed = machine.placed(layout(2, 4))
+    for nbytes in (8, 4096, 65536, 1 << 20, 3 << 20, 256 << 20):
+        seconds = max(lower_bounds(placed, 8, nbytes).values())
+        assert model_bound(record, 8, 2, 4, nbytes) == pytest.approx(2 * 7 / 8 * nbytes / seconds / 1e9, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values, label, ticks",
+    [
+        ([1e-4, 5.0], None, ["0.0001", "0.001", "0.01", "0.1", "1"]),  # not 100µ, 0.001 ... 5, 2
+        ([0.5, 2e6], time_label, ["1 µs", "10 µs", "100 µs", "1 ms", "10 ms", "100 ms", "1 s"]),
+        ([0.6, 1.7], None, ["0.7", "1", "1.5"]),
+        ([2.1, 7.9], time_label, ["3 µs", "5 µs", "7 µs"]),
+        ([0.95, 1.05], None, ["0.95", "1", "1.05"]),
+        ([1e-9, 1e3], None, ["10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "10⁰", "10²"]),
+    ],
+)
+def test_log_axes_tick_decades_in_one_notation(values, label, ticks):
+    axis = log_axis(values, "y", label)
+    assert axis["ticktext"] == ticks
+    low, high = (10**r for r in axis["range"])
+    assert all(low <= v <= high for v in axis["tickvals"])
+
+
+def test_size_axes_tick_powers_of_two():
+    assert size_axis([8, 1 << 27])["ticktext"] == ["32 B", "1 KiB", "32 KiB", "1 MiB", "32 MiB"]
+    assert size_axis([8, 64, 512])["ticktext"] == ["8 B", "16 B", "32 B", "64 B", "128 B", "256 B", "512 B"]
+
+
+def test_every_log_axis_of_a_report_has_its_own_ticks(tmp_path):
+    a = write_run(tmp_path / "a", standard_rows(), label="a")
+    b = write_run(tmp_path / "b", standard_rows(scale=1.5, seed=2), label="b")
+    patterns = [r"[\d.]+", r"(\d(\.\d+)?×)?10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+", r"[\d.]+ (ns|µs|ms|s)", r"[\d.]+ (B|KiB|MiB|GiB)"]
+    axes = 0
+    for spec in _specs(build_report(load_sets([str(a), str(b)]))):
+        for name in ("xaxis", "yaxis"):
+            axis = spec["layout"].get(name, {})
+            if axis.get("type") != "log":
+                continue
+            axes += 1
+            labels = axis["ticktext"]
+            assert 2 <= len(labels) <= 12 and len(axis["tickvals"]) == len(labels)
+            assert any(all(re.fullmatch(p, t) for t in labels) for p in patterns), labels
+    assert axes == 9  # busbw, latency, speedup, against the first set: x and y; the distributions: y
+
+
+def test_winner_map_labels_never_overlap(tmp_path):
+    rows = []
+    sizes = [8 << i for i in range(24)]
+    for p in (4, 8):
+        for i, nbytes in enumerate(sizes):
+            # at p=4 the winner changes at every size, at p=8 in runs of five
+            first = (i % 2 == 0) if p == 4 else (i // 5 % 2 == 0)
+            for algo, base in (("ring", 1e-5 if first else 2e-5), ("rabenseifner", 2e-5 if first else 1e-5)):
+                rows.append(row(algo, nbytes, samples(base, n=5, seed=i), p=p))
+    page = build_report(load_sets([str(write_run(tmp_path / "run", rows))]))
+    assert f".cb-fig.winner{{min-width:{WINNER_MIN_WIDTH}px}}" in page  # the width the labels were fitted to
+    (spec,) = [s for s in _specs(page) if s["data"][0]["type"] == "heatmap"]
+    heatmap, layout = spec["data"][0], spec["layout"]
+    names = {"ring", "rabenseifner"}
+    cell = (WINNER_MIN_WIDTH - layout["margin"]["l"] - layout["margin"]["r"]) / len(heatmap["x"])
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for note in layout["annotations"]:
+        text, center, cells = note["text"], note["x"], heatmap["z"][note["y"]]
+        assert text in names or (text.endswith("…") and len(text) >= 4 and "rabenseifner".startswith(text[:-1])), text
+        # the run of equal winners the label is centred on; the label fits in it at the narrowest map
+        start, end = int(center), int(center + 0.5)
+        while start > 0 and cells[start - 1] == cells[start]:
+            start -= 1
+        while end < len(cells) - 1 and cells[end + 1] == cells[end]:
+            end += 1
+        assert center == (start + end) / 2 and cells[start] == cells[end]
+        width = label_width(text)
+        assert width <= (end - start + 1) * cell - 4
+        spans.setdefault(note["y"], []).append(((center + 0.5) * cell - width / 2, (center + 0.5) * cell + width / 2))
+    for found in spans.values():
+        found.sort()
+        assert all(a[1] <= b[0] for a, b in zip(found, found[1:], strict=False))
+    assert len(spans[1]) == 5  # p=8: a label per run of five
+    assert not any(note["text"] == "rabenseifner" for note in layout["annotations"] if note["y"] == 0)
+
+
+def test_report_takes_out_and_output(tmp_path, capsys):
+    run = write_run(tmp_path / "run", standard_rows())
+    for flag in ("--out", "--output", "-o"):
+        out = tmp_path / f"report{flag}.html"
+        assert main(["report", str(run), flag, str(out)]) == 0
+        assert out.stat().st_size > 100_000 and capsys.readouterr().out.strip().endswith(str(out))
+
+
+def test_rows_are_read_as_bench_reads_them(tmp_path):
+    rows = standard_rows()[:4]
+    rows[0]["nwrong"] = None
+    rows[1]["predicted_s"] = 1e-5
+    run = write_run(tmp_path / "run", rows)
+    document = read_document(run)
+    old = json.loads((run / "results.json").read_text())
+    old["schema_version"] = 1
+    for r in old["rows"]:
+        for key in ("stat", "thread_level", "align", "page_offset", "huge_pages"):
+            r.pop(key, None)
+    for doc in (document, old):
+        ours, theirs = rows_frame(doc), frame(flatten(doc))
+        assert list(ours.columns) == list(theirs.columns)
+        for column in ours.columns:
+            assert ours[column].dtype == theirs[column].dtype, column
+            if column == "samples_s":
+                assert [tuple(v) for v in ours[column]] == list(theirs[column])
+            else:
+                assert ours[column].equals(theirs[column]), column
