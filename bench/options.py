@@ -57,10 +57,14 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """--out and --label, shared by every command that writes results."""
+def add_output_options(parser: argparse.ArgumentParser, short: bool = False) -> None:
+    """--out (and -o with ``short``, where the command has no other -o) and --label, shared by every command that
+    writes results."""
     parser.add_argument(
-        "--out", metavar="DIR", help="results directory (default: results/<UTC timestamp>); never overwritten"
+        *(["-o"] if short else []),
+        "--out",
+        metavar="DIR",
+        help="results directory (default: results/<UTC timestamp>); never overwritten",
     )
     parser.add_argument("--label", default="", help="a name for this run, shown in reports and comparisons")
 

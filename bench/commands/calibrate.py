@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_buffer_options(parser, several=False)
     add_mpi_options(parser)
-    add_output_options(parser)
+    add_output_options(parser, short=True)  # -o is free here (run and floor use it for --op)
 
 
 def main(args: argparse.Namespace) -> int:
