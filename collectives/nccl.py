@@ -48,7 +48,9 @@ class NCCLAllreduce(Allreduce):
         if op == "avg" and self.version < ncclcomm.NCCL_AVG_SINCE:
             raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no avg (it needs NCCL >= 2.10)")
         if self.dtype_name == "bfloat16" and self.version < ncclcomm.NCCL_BFLOAT16_SINCE:
-            raise Unsupported(f"NCCL {ncclcomm.nccl_version_text(self.version)} has no bfloat16 (it needs NCCL >= 2.10.3)")
+            raise Unsupported(
+                f"NCCL {ncclcomm.nccl_version_text(self.version)} has no bfloat16 (it needs NCCL >= 2.10.3)"
+            )
         self._nccl = ncclcomm.communicator(comm)
         self._dtype = NCCL_DTYPES[self.dtype_name]
         self._op = NCCL_OPS[op]
