@@ -61,6 +61,17 @@ def _finished(slurm: SlurmCluster, job: str, tmp_path: Path, timeout: float = 30
     return state + "\n" + logs
 
 
+def _cpu_script(slurm: SlurmCluster, tmp_path: Path, env: dict[str, str], *options: str) -> tuple[str, Path]:
+    """Submit slurm/allreduce-cpu.sbatch unchanged with sbatch ``options``; once it COMPLETED, the job id and its
+    results directory."""
+    job = slurm.sbatch(
+        SLURM_DIR / "allreduce-cpu.sbatch", *options, "--output", str(tmp_path / "cpu-%j.out"), env=env, cwd=tmp_path
+    )
+    state = _finished(slurm, job, tmp_path)
+    assert state.startswith("COMPLETED"), state
+    return job, tmp_path / "results" / job
+
+
 def test_cpu_script(slurm, tmp_path):
     env = _settings(
         tmp_path,
@@ -68,18 +79,7 @@ def test_cpu_script(slurm, tmp_path):
         COLLBENCH_MAXBYTES="64K",
         COLLBENCH_ARGS="-f 8 -n 3 --ranks-per-node 2",
     )
-    job = slurm.sbatch(
-        SLURM_DIR / "allreduce-cpu.sbatch",
-        "--ntasks-per-node=4",
-        "--overcommit",
-        "--output",
-        str(tmp_path / "cpu-%j.out"),
-        env=env,
-        cwd=tmp_path,
-    )
-    state = _finished(slurm, job, tmp_path)
-    assert state.startswith("COMPLETED"), state
-    out = tmp_path / "results" / job
+    job, out = _cpu_script(slurm, tmp_path, env, "--ntasks-per-node=4", "--overcommit")
     document = read_document(out / "results.json")
     assert document["env"]["SLURM_JOB_ID"] == job
     assert document["nranks"] == 4 and document["complete"] is True
@@ -98,19 +98,10 @@ def test_open_mpi_under_srun_pmix(slurm, tmp_path):
         skip_or_fail("slurm", f"Slurm's PMIx plugin has no {LIBPMIX} to load: apt-get install libpmix-dev")
     env = _settings(tmp_path, COLLBENCH_ALGOS="mpi,mpi:all", COLLBENCH_MAXBYTES="4K", COLLBENCH_ARGS="-f 8 -n 3")
     env.update(PATH=f"{venv}:{os.environ['PATH']}", COLLBENCH_SRUN_MPI="pmix")
-    job = slurm.sbatch(
-        SLURM_DIR / "allreduce-cpu.sbatch",
-        "--ntasks=2",
-        "--output",
-        str(tmp_path / "ompi-%j.out"),
-        env=env,
-        cwd=tmp_path,
-    )
-    state = _finished(slurm, job, tmp_path)
-    assert state.startswith("COMPLETED"), state
-    document = read_document(tmp_path / "results" / job / "results.json")
+    _, out = _cpu_script(slurm, tmp_path, env, "--ntasks=2")
+    document = read_document(out / "results.json")
     assert document["mpi"]["vendor"] == "Open MPI" and document["nranks"] == 2
-    df = load(tmp_path / "results" / job)
+    df = load(out)
     assert (df["nwrong"] == 0).all() and {"mpi", "mpi:ring", "mpi:recursive_doubling"} <= set(df["algo"])
 
 
