@@ -4,7 +4,10 @@ A run directory holds three files (the schema is documented in README.md):
 
 - ``results.jsonl`` — the journal: a ``header`` record, then one ``row`` or ``skip`` record
   per measurement as it completes (flushed and fsynced), then a ``footer``. A run cut short
-  leaves a journal without a footer, which still loads.
+  leaves a journal without a footer, which still loads. The watchdog (``--timeout``) adds a
+  ``fault`` record when a rank's process ends without a word, and a run it ends has a footer
+  whose ``cause`` names what was seen; it appends them with single writes, beside the main
+  thread's (the journal is opened for appending).
 - ``results.json`` — the record: one versioned document with the metadata, every row with
   its samples and stats, and every skip; written to a temporary file and renamed at the end.
 - ``results.csv`` — a flat projection of the rows, one line per measurement.
@@ -119,7 +122,10 @@ class ResultsWriter:
         self.skips: list[dict[str, Any]] = []
         self.calibrations: list[dict[str, Any]] = []
         self.floor: list[dict[str, Any]] = []
-        self._journal = open(self.directory / "results.jsonl", "w", encoding="utf-8")
+        self.faults: list[dict[str, Any]] = []
+        journal = self.directory / "results.jsonl"
+        journal.write_bytes(b"")
+        self._journal = open(journal, "a", encoding="utf-8")  # appends land after the watchdog's, not over them
         _fsync_line(self._journal, {"record": "header", **self.header})
 
     def add_row(self, row: dict[str, Any]) -> None:
@@ -142,6 +148,11 @@ class ResultsWriter:
         self.floor.append(record)
         _fsync_line(self._journal, {"record": "floor", **record})
 
+    def add_fault(self, record: dict[str, Any]) -> None:
+        """Record what the watchdog saw go wrong (from its thread: one write of one line, appended)."""
+        self.faults.append(record)
+        append_record(self.directory, {"record": "fault", **record})
+
     def close(self, footer: dict[str, Any]) -> None:
         """Finish the journal and write ``results.json`` (atomically) and ``results.csv``."""
         _fsync_line(self._journal, {"record": "footer", **footer})
@@ -153,9 +164,36 @@ class ResultsWriter:
             "skips": self.skips,
             "calibrations": self.calibrations,
             "floor": self.floor,
+            **({"faults": self.faults} if self.faults else {}),
         }
         _write_atomic(self.directory / "results.json", json.dumps(document, indent=1, allow_nan=True) + "\n")
         write_csv(self.directory / "results.csv", flatten(document))
+
+
+def append_record(directory: Path, record: dict[str, Any]) -> None:
+    """Append one record to ``directory``'s journal with one write (O_APPEND), without creating it."""
+    line = (json.dumps(record, allow_nan=True) + "\n").encode("utf-8")
+    handle = os.open(Path(directory) / "results.jsonl", os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(handle, line)
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def append_footer(directory: Path, footer: dict[str, Any]) -> bool:
+    """Close a journal whose writer was lost (the watchdog's deputy): False where it is closed or out of reach."""
+    journal = Path(directory) / "results.jsonl"
+    try:
+        with open(journal, "rb") as handle:
+            handle.seek(max(0, journal.stat().st_size - 65536))
+            last = handle.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    except OSError:
+        return False  # not on this host's file systems
+    if b'"record": "footer"' in last:
+        return False
+    append_record(journal.parent, {"record": "footer", **footer})
+    return True
 
 
 def flatten(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,7 +314,7 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read_journal(path: Path, text: str) -> dict[str, Any]:
     document: dict[str, Any] | None = None
-    rows, skips, calibrations, floor = [], [], [], []
+    rows, skips, calibrations, floor, faults = [], [], [], [], []
     complete = False
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -301,6 +339,8 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
             calibrations.append(record)
         elif kind == "floor":
             floor.append(record)
+        elif kind == "fault":
+            faults.append(record)
         elif kind == "footer":
             document.update(record)
             complete = True
@@ -310,6 +350,15 @@ def _read_journal(path: Path, text: str) -> dict[str, Any]:
         raise ResultsError(f"{path}: empty results journal")
     _check_rows(path, rows)
     document.update(rows=rows, skips=skips, calibrations=calibrations, floor=floor)
+    if faults:
+        document["faults"] = faults
+        if "cause" not in document:  # the job ended before any rank could close it: the faults seen
+            document["cause"] = {
+                "kind": "ended",
+                "ranks": sorted({r for f in faults for r in f.get("ranks", [])}),
+                "hosts": sorted({h for f in faults for h in f.get("hosts", [])}),
+                "text": "; ".join(str(f.get("text", "")) for f in faults),
+            }
     document.setdefault("complete", complete)
     if not complete:
         document["complete"] = False

@@ -22,6 +22,7 @@ from .calibrate import predict
 from .check import count_wrong, expected_result, rank_input
 from .console import Console
 from .device import CpuDevice
+from .heartbeat import rank_spans
 from .iterations import IterationPolicy
 from .progress import Progress
 from .results import ResultsWriter
@@ -91,7 +92,7 @@ class Sweep:
         self.model: Any = None  # a fitted CostModel: rows then carry the prediction and its error
         from mpi4py import MPI
 
-        self.world_ranks = _spans(comm.allgather(MPI.COMM_WORLD.Get_rank()))
+        self.world_ranks = rank_spans(comm.allgather(MPI.COMM_WORLD.Get_rank()))
         self.device = device or CpuDevice()
         self.config = config
         self.console = console
@@ -130,6 +131,7 @@ class Sweep:
         """Send and receive buffers of ``nbytes`` per placement; None on every rank when any rank's device cannot
         hold ``dtype`` (CuPy without bfloat16, say), the reason in ``_no_buffers``."""
         dt = collectives.DTYPES[dtype]
+        self._watch(f"allocating {format_size(nbytes)} {dtype} buffers, world ranks {self.world_ranks}")
         count, error, buffers = nbytes // dt.itemsize, None, []
         try:
             for spec in self.config.buffers:
@@ -141,6 +143,11 @@ class Sweep:
             self._no_buffers = errors[0]
             return None
         return buffers
+
+    def _watch(self, what: str) -> None:
+        """Tell the watchdog (--timeout) which step runs now; its clock starts again."""
+        if self.watchdog is not None:
+            self.watchdog.watch(what)
 
     def _skip(self, algo: str, dtype: str, op: str, reason: str) -> None:
         skip = {"algo": algo, "dtype": dtype, "op": op, **self.topology.fields(), "reason": reason}
@@ -204,6 +211,7 @@ class Sweep:
         label, algo, options = entry
         nbytes, count = sendbuf.nbytes, sendbuf.size
         transport = self.device.transport_for(spec)
+        self._watch(f"setting up {label} at {nbytes} B {dtype} {op}, world ranks {self.world_ranks}")
         try:
             alg = collectives.create(
                 algo, self.comm, count, dtype, op, xp=self.device.xp, transport=transport, **options
@@ -269,8 +277,7 @@ class Sweep:
         if expected is not None:
             wrong = 0
             for _ in range(self.config.check):
-                if self.watchdog is not None:
-                    self.watchdog.watch(f"{what} (check)")
+                self._watch(f"{what} (check)")
                 if in_place:
                     recvbuf[...] = sendbuf
                 else:
@@ -294,8 +301,7 @@ class Sweep:
                 batch=self.device.batch,
                 around=alg.running,
             )
-        if self.watchdog is not None:
-            self.watchdog.idle()
+        self._watch(f"{what} (after its timed calls)")
         samples = timing.samples
         extra: dict[str, Any] = {}
         if self.device.name == "gpu":
@@ -336,18 +342,3 @@ def transport_of(alg: collectives.Allreduce, spec: Any) -> str:
 def _ranks_of(shape: str) -> int:
     x, y = (int(v) for v in shape.lower().split("x"))
     return x * y
-
-
-def _spans(ranks: list[int]) -> str:
-    """``0-3,6`` for [0, 1, 2, 3, 6] (in sorted order)."""
-    ordered = sorted(ranks)
-    spans: list[str] = []
-    start = prev = ordered[0]
-    for rank in ordered[1:] + [None]:
-        if rank is not None and rank == prev + 1:
-            prev = rank
-            continue
-        spans.append(str(start) if start == prev else f"{start}-{prev}")
-        if rank is not None:
-            start = prev = rank
-    return ",".join(spans)

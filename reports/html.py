@@ -197,7 +197,7 @@ class ReportBuilder:
         out = []
         for s in self.sets:
             if s.complete is False:
-                reason = s.metadata.get("reason") or "the journal has no footer: the run was cut short"
+                reason = _ending(s.metadata) or "the journal has no footer: the run was cut short"
                 out.append(
                     f"<div class='banner warn incomplete'>Run <b>{esc(s.label)}</b> is INCOMPLETE "
                     f"({esc(reason)}); {len(s.frame)} measured rows are shown.</div>"
@@ -246,6 +246,12 @@ class ReportBuilder:
                 complete = {True: "yes", False: "NO (cut short)"}.get(s.complete, "unknown")
                 items += [
                     ("complete", esc(complete)),
+                    *([("why it ended", f"<span class='cause'>{esc(_ending(m))}</span>")] if _ending(m) else []),
+                    *(
+                        [("faults seen", "<br>".join(esc(f.get("text", "")) for f in m["faults"]))]
+                        if isinstance(m.get("faults"), list) and m["faults"]
+                        else []
+                    ),
                     ("started / ended", f"{esc(m.get('start_time', ''))} / {esc(m.get('end_time', ''))}"),
                     ("MPI library", esc(mpi.get("library", "")) if isinstance(mpi, dict) else esc(mpi)),
                     ("ranks", esc(m.get("nranks", ""))),
@@ -800,6 +806,14 @@ def _unit_line() -> dict:
         "y1": 1,
         "line": {"color": "#888", "width": 1, "dash": "dot"},
     }
+
+
+def _ending(metadata: dict[str, Any]) -> str:
+    """Why a run ended early, as its results say: the watchdog's cause, its message, or a reason given."""
+    cause = metadata.get("cause")
+    if isinstance(cause, dict) and cause.get("text"):
+        return str(cause["text"])
+    return str(metadata.get("aborted") or metadata.get("reason") or "")
 
 
 def _compact(value: Any) -> str:

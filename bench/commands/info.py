@@ -10,6 +10,7 @@ from collectives import mpiforce, ncclcomm
 from ..buffers import transparent_huge_pages
 from ..device import detect_cuda_aware
 from ..environment import describe
+from ..heartbeat import rank_spans
 from ..mpienv import thread_level
 from ..options import add_mpi_options
 
@@ -43,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
     for rank, host in enumerate(meta["hosts"]):
         hosts.setdefault(host, []).append(rank)
     for host, ranks in hosts.items():
-        print(f"  host {host}: ranks {_ranges(ranks)}")
+        print(f"  host {host}: ranks {rank_spans(ranks)}")
     print("packages:       " + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()))
     print("algorithms:")
     for name in collectives.names():
@@ -66,17 +67,3 @@ def main(args: argparse.Namespace) -> int:
         for key, value in meta["env"].items():
             print(f"  {key}={value}")
     return 0
-
-
-def _ranges(ranks: list[int]) -> str:
-    """``0-3,6`` for [0, 1, 2, 3, 6]."""
-    spans: list[str] = []
-    start = prev = ranks[0]
-    for rank in ranks[1:] + [None]:
-        if rank is not None and rank == prev + 1:
-            prev = rank
-            continue
-        spans.append(str(start) if start == prev else f"{start}-{prev}")
-        if rank is not None:
-            start = prev = rank
-    return ",".join(spans)

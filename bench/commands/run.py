@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import collectives
@@ -36,7 +37,7 @@ from ..options import (
 )
 from ..outdir import claim, utc_now
 from ..progress import Progress
-from ..results import ResultsWriter
+from ..results import ResultsWriter, append_footer
 from ..sizes import parse_factor, parse_size, sweep
 from ..stats import DEFAULT_STAT, STATISTICS
 from ..sweep import PLACEMENTS, Sweep, SweepConfig
@@ -45,6 +46,7 @@ from ..topology import check_ranks_per_node, node_ids, parse_orders, parse_ranks
 from ..watchdog import Watchdog
 
 HELP = "run an all-reduce sweep (under mpiexec or srun)"
+CALIBRATION_LIMIT = 600.0  # seconds --timeout gives a whole calibration, which reports no progress of its own
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -357,12 +359,40 @@ def _topology_plan(
     return sizes, orders, args.ranks_per_node
 
 
+def _unwatched(what: str, progress: list[float] | None = None, limit: float | None = None) -> None:
+    """No --timeout: nothing watches the steps."""
+
+
+def _start_watchdog(timeout: float | None, comm: Any) -> Watchdog | None:
+    """The --timeout watchdog, armed before the first collective call; ``MPI_Abort`` is its way to end the job."""
+    if not timeout:
+        return None
+    return Watchdog(timeout, comm.Get_rank(), abort=comm.Abort)
+
+
+def _close_on_fire(watchdog: Watchdog, comm: Any, writer: ResultsWriter | None, out_dir: str, hosts: list[str]) -> None:
+    """Tell the watchdog how to close the results (rank 0; the deputy without it), then start the heartbeats."""
+
+    def close(fields: dict[str, Any]) -> None:
+        if writer:
+            writer.close({"end_time": utc_now(), "complete": False, **fields})
+
+    def append(fields: dict[str, Any]) -> bool:
+        return append_footer(Path(out_dir), {"end_time": utc_now(), "complete": False, **fields})
+
+    watchdog.close = close
+    watchdog.listen(comm, hosts, append=append, fault=writer.add_fault if writer else None)
+
+
 def main(args: argparse.Namespace) -> int:
     config = config_from(args)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD
     root = comm.Get_rank() == 0
+    watchdog = _start_watchdog(args.timeout, comm)
+    watch = watchdog.watch if watchdog else _unwatched
+    watch("starting: agreeing on the settings, describing the job")
     threads = thread_level()
     config.thread_level = threads["provided"]
     config.algos = agree(comm, lambda: forced_algorithms(config.algos))
@@ -418,25 +448,24 @@ def main(args: argparse.Namespace) -> int:
     warning = busy_wait_warning(sharing or max(_as_list(meta["ranks_per_node"])), threads["provided"])
     console.header(meta, _settings(config, device, threads) + [w for w in [warning] if w] + [f"results: {out_dir}"])
     nodes = node_ids(meta["hosts"], per_node)
-    watchdog = None
-    if args.timeout:
-
-        def close_partial(message: str) -> None:
-            if writer:
-                writer.close({"end_time": utc_now(), "complete": False, "aborted": message})
-
-        watchdog = Watchdog(args.timeout, comm.Get_rank(), close_partial)
+    if watchdog:
+        _close_on_fire(watchdog, comm, writer, out_dir, meta["hosts"])
     nwrong, rows = 0, 0
     machines: dict[int, Machine] = {}
     try:
         for p in sizes:
             for order in orders:
+                watch(f"splitting the job into {p} ranks, {order} order")
                 topology = split(comm, p, order, nodes, per_node)
                 if topology is not None:
                     sweeper = Sweep(topology.comm, config, console, writer, topology, device, watchdog, progress)
                     if args.calibrate:
                         node_of = topology.comm.allgather(topology.node)
                         if p not in machines:  # the machine, measured once per size; placed in each rank order
+                            watch(
+                                f"calibrating the cost model on {p} ranks",
+                                limit=max(args.timeout or 0, CALIBRATION_LIMIT),
+                            )
                             record = calibrate(topology.comm, config.dtypes, config.buffers[0], device, node_of)
                             record.update(topology.fields())
                             if writer:
@@ -446,12 +475,22 @@ def main(args: argparse.Namespace) -> int:
                         sweeper.model = machines[p].placed(node_of)
                     nwrong += sweeper.run()
                     rows += sweeper.rows
+                    watch(f"freeing the communicator of {p} ranks, {order} order")
                     topology.comm.Free()
+                watch(f"the barrier after {p} ranks, {order} order")
                 comm.Barrier()  # ranks outside this size wait here
+    except MPI.Exception as exc:  # a peer lost, say: with --timeout, the cause goes into the results
+        progress.clear()
+        if watchdog:
+            watchdog.fail(str(exc))
+        raise
     finally:
         progress.clear()  # the live line leaves the terminal, also before a traceback
+    watch("releasing the NCCL communicators, adding up the wrong elements")
     ncclcomm.release_all()  # the NCCL communicators the sweep's algorithms shared
     nwrong = comm.allreduce(nwrong if root else 0, op=MPI.SUM)
+    if watchdog:
+        watchdog.stop()
     if writer:
         writer.close({"end_time": utc_now(), "complete": True, "nwrong_total": nwrong})
     console.footer(nwrong, out_dir, rows)

@@ -148,6 +148,17 @@ def test_incomplete_run_is_marked(tmp_path):
     assert "is INCOMPLETE" in page and "16 measured rows" in page
 
 
+def test_the_cause_of_an_ended_run_is_on_its_card(tmp_path):
+    from bench.results import append_footer
+
+    run = write_run(tmp_path / "run", standard_rows(), complete=False)
+    cause = "rank 0 (n1) waited 8.0 s in one call of ring at 1024 B; ranks 2-3 (n2) stopped answering: <cut>"
+    append_footer(run, {"complete": False, "aborted": "collbench: watchdog: ...", "cause": {"text": cause}})
+    page = build_report(load_sets([str(run)]))
+    assert f"<span class='cause'>{html.escape(cause)}</span>" in page
+    assert f"is INCOMPLETE ({html.escape(cause)})" in page
+
+
 def test_csv_results_are_accepted(tmp_path):
     run = write_run(tmp_path / "run", standard_rows())
     page = build_report(load_sets([str(run / "results.csv")]))

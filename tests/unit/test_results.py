@@ -158,3 +158,21 @@ def test_rows_carry_how_they_were_measured(tmp_path):
         assert (df["rank_avg_s"][0], df["rank_min_s"][0], df["rank_max_s"][0]) == (1.5e-6, 1.4e-6, 1.6e-6)
     for name in ("results.json", "results.jsonl"):
         assert read_document(tmp_path / "run" / name)["floor"] == [{"bytes": 8, "medians": {"c-osu": {"avg": 5e-7}}}]
+
+
+def test_a_watchdog_fault_and_a_lost_writer_still_leave_a_journal_that_names_the_cause(tmp_path):
+    """Rank 0 records a peer's end, then is lost; the deputy appends the footer, once."""
+    writer = ResultsWriter(tmp_path / "run", {"label": "x", "start_time": "2026-12-02T00:00:00Z", "hosts": ["a"]})
+    writer.add_row(_row("ring", 8, "out", [1e-6]))
+    writer.add_fault({"kind": "ended", "ranks": [3], "hosts": ["n2"], "text": "rank 3 (n2) ended without a word"})
+    writer.add_row(_row("ring", 64, "out", [2e-6]))  # the main thread's rows land after the thread's record
+    doc = read_document(tmp_path / "run" / "results.jsonl")
+    assert doc["complete"] is False and len(doc["rows"]) == 2
+    assert doc["cause"]["ranks"] == [3] and "rank 3 (n2) ended" in doc["cause"]["text"]
+    footer = {"complete": False, "cause": {"kind": "hang", "text": "rank 0 (n1) stopped answering"}}
+    assert results.append_footer(tmp_path / "run", footer) is True
+    assert results.append_footer(tmp_path / "run", footer) is False  # closed already: not twice
+    assert results.append_footer(tmp_path / "elsewhere", footer) is False  # not reachable from this host
+    doc = read_document(tmp_path / "run")
+    assert doc["complete"] is False and doc["cause"]["text"] == "rank 0 (n1) stopped answering"
+    assert [f["ranks"] for f in doc["faults"]] == [[3]] and len(load(tmp_path / "run")) == 2

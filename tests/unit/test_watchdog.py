@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,8 +19,8 @@ from bench import watchdog
 watchdog.GRACE = 1
 watchdog.OTHERS_WAIT = 0.2
 rank, closing = int(sys.argv[1]), sys.argv[2]
-def close(message):
-    print("closing:", message.split(":")[0], flush=True)
+def close(fields):
+    print("closing:", fields["aborted"].split(":")[0], fields["cause"]["kind"], flush=True)
     if closing == "hang":
         time.sleep(600)
 dog = watchdog.Watchdog(0.5, rank, close, poll=0.05)
@@ -48,7 +50,7 @@ def test_the_watchdog_ends_its_process(rank, closing, code):
     assert done.returncode == code, (done.stdout, done.stderr)
     assert time.monotonic() - started < 15
     assert f"rank {rank} waited" in done.stderr and "a test call" in done.stderr
-    assert ("closing: collbench" in done.stdout) == (rank == 0)
+    assert ("closing: collbench hang" in done.stdout) == (rank == 0)
 
 
 MAPS_A_SEGMENT = """
@@ -83,3 +85,57 @@ def test_the_watchdog_removes_the_mpich_segment_its_process_maps():
     finally:
         ours.unlink(missing_ok=True)
         another.unlink(missing_ok=True)
+
+
+ENDINGS = """
+import os, sys, threading, time
+from bench import watchdog
+watchdog.OTHERS_WAIT = 0.2
+watchdog.ABORT_WAIT = 0.5
+how = sys.argv[1]
+def close(fields):
+    print("closing:", fields["cause"]["kind"], "|", fields["cause"]["text"], flush=True)
+def abort(code):  # as MPI_Abort may, when the network is gone: it never returns
+    print("abort", code, flush=True)
+    time.sleep(600)
+dog = watchdog.Watchdog(0.5 if how == "hang" else 60, 0, close, abort, poll=0.05)
+dog.watch("ring at 1024 B float32 sum", [0.0] * 3)
+print("ready", flush=True)
+if how == "error":
+    dog.fail("Other MPI error, error stack:\\n  connection lost")
+threading.Event().wait()  # the main thread never returns, as if stuck in MPI
+"""
+
+
+@pytest.mark.parametrize(
+    "how, code, said",
+    [
+        ("hang", 3, "hang | rank 0 (%s) waited"),  # MPI_Abort never returns: the process ends itself, exit 3
+        ("error", 1, "error | rank 0 (%s) got an MPI error in ring at 1024 B float32 sum: Other MPI error, error"),
+        ("sigterm", 143, "terminated | the launcher ended the job (SIGTERM) while rank 0 was in ring at 1024 B"),
+    ],
+)
+def test_every_ending_closes_the_results_with_its_cause_and_ends_the_process(how, code, said):
+    """A hang, an MPI error in the main thread, a launcher's SIGTERM while the main thread is stuck."""
+    job = subprocess.Popen(
+        [sys.executable, "-c", ENDINGS, how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=launch_env(),
+        cwd=ROOT,
+    )
+    started = time.monotonic()
+    assert job.stdout is not None and job.stdout.readline() == "ready\n"
+    if how == "sigterm":
+        job.send_signal(signal.SIGTERM)
+    try:
+        out, err = job.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        pytest.fail(f"the process did not end after {how}")
+    assert job.returncode == code, (out, err)
+    assert time.monotonic() - started < 10
+    expected = said % socket.gethostname() if "%s" in said else said
+    assert f"closing: {expected}" in out, out
+    assert ("abort" in out) == (how != "sigterm")  # a SIGTERM ends the job already: no abort

@@ -1,0 +1,81 @@
+"""Heartbeats (bench/heartbeat.py): a listener tells a rank that beats, one gone silent and one that ended."""
+
+from __future__ import annotations
+
+import select
+import time
+
+from bench import heartbeat
+from bench.heartbeat import Heartbeat, deputy_of, rank_spans
+
+
+def _pump(listener: Heartbeat, seconds: float) -> list[heartbeat.Peer]:
+    """Let ``listener`` read for ``seconds``; the peers it saw end."""
+    ended, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        readable, _, _ = select.select(listener.sockets(), [], [], 0.02)
+        ended += listener.handle(readable)
+    return ended
+
+
+def _job(size: int, interval: float) -> list[Heartbeat]:
+    """Rank 0 listening and ranks 1.. beating to it, on this host (the deputy's connections left out)."""
+    hosts = ["n1"] + ["n2"] * (size - 1)
+    beats = [Heartbeat(r, hosts, interval) for r in range(size)]
+    address = beats[0]._listen()
+    assert address is not None
+    for beat in beats[1:]:
+        beat._reach(0, address)
+    return beats
+
+
+def test_the_deputy_is_on_another_host_when_there_is_one():
+    assert deputy_of(["a", "a", "b", "b"]) == 2
+    assert deputy_of(["a", "a", "a"]) == 1
+    assert deputy_of(["a"]) is None
+    assert rank_spans([3, 0, 1, 2, 6]) == "0-3,6"
+
+
+def test_a_listener_tells_beating_silent_and_ended_ranks_apart():
+    root, beating, stopped, killed, done = _job(5, 0.05)
+    for _ in range(3):
+        for beat, state in ((beating, "ring at 8 B"), (stopped, "mpi at 64 B"), (killed, "tree at 8 B")):
+            beat._next_beat = 0.0
+            beat.beat(state, 2)
+        done._next_beat = 0.0
+        done.beat("between steps", 0)
+        _pump(root, 0.05)
+    done.bye()  # a normal end: neither silent nor ended
+    for sock in killed._out:  # a killed process: the kernel closes its connection, no bye
+        sock.close()
+    ended = _pump(root, 0.1)
+    assert [p.rank for p in ended] == [3]
+    deadline = time.monotonic() + heartbeat.SILENT_BEATS * root.interval + 0.2
+    while time.monotonic() < deadline:  # rank 1 keeps beating; rank 2 went quiet
+        beating._next_beat = 0.0
+        beating.beat("ring at 8 B", 3)
+        _pump(root, 0.02)
+    lost = root.silent()
+    assert [(p.rank, p.ended is not None) for p in lost] == [(2, False), (3, True)]
+    assert lost[0].state == "mpi at 64 B" and lost[0].host == "n2" and lost[0].done == 2
+    assert root.peers[1].done == 3 and root.peers[4].said_bye
+
+
+def test_beats_never_block_when_no_one_reads():
+    root, talker = _job(2, 0.0)
+    started = time.monotonic()
+    for _ in range(20000):  # far more than the socket buffers hold: the rest are dropped
+        talker._next_beat = 0.0
+        talker.beat("x" * 200, 1)
+    assert time.monotonic() - started < 5
+    assert talker.unreached == []
+    root.bye()
+    talker.bye()
+
+
+def test_a_listener_out_of_reach_is_noted_not_waited_for():
+    beat = Heartbeat(1, ["n1", "n2"], 1.0)
+    started = time.monotonic()
+    beat._reach(0, ("127.0.0.1", 1))  # nothing listens there
+    beat._reach(0, None)  # the listener could not open
+    assert beat.unreached == [0, 0] and time.monotonic() - started < heartbeat.CONNECT_WAIT + 1
