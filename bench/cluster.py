@@ -134,6 +134,10 @@ def down() -> list[str]:
         _kill_inside(name)
         _ip("netns", "del", name, check=False)
         removed.append(name)
+    # A deleted namespace can outlive its name (a socket of a killed process still holds it, retransmitting to a
+    # cut link) and keep its veth, whose host end would then block the next ``up``: deleting that end deletes both.
+    for end in host_ends():
+        _ip("link", "del", end, check=False)
     for folder in HOSTS_DIR.glob(f"{PREFIX}*"):
         for item in folder.iterdir():
             item.unlink()
@@ -142,6 +146,14 @@ def down() -> list[str]:
         _ip("link", "del", BRIDGE, check=False)
         removed.append(BRIDGE)
     return removed
+
+
+def host_ends() -> list[str]:
+    """The host's ends of this cluster's veths (``<TAG>v<i>``), whatever became of their nodes."""
+    listed = _ip("-o", "link", "show", check=False).stdout.splitlines()
+    names = [line.split(":")[1].strip().split("@")[0] for line in listed if line.count(":") >= 2]
+    stem = f"{TAG}v"
+    return [n for n in names if n.startswith(stem) and n[len(stem) :].isdigit()]
 
 
 def _kill_inside(namespace: str, wait: float = 5.0) -> None:

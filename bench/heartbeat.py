@@ -63,6 +63,7 @@ class Heartbeat:
         self.listens = rank in (0, self.deputy)
         self.peers = {r: Peer(r, h) for r, h in enumerate(hosts) if r != rank} if self.listens else {}
         self.unreached: list[int] = []  # listeners this rank could not connect to
+        self.why_unreached: list[str] = []  # and why, one line each
         self._listener: socket.socket | None = None
         self._out: list[socket.socket] = []
         self._in: dict[socket.socket, tuple[int | None, bytes]] = {}  # connection -> (its rank, unread bytes)
@@ -96,13 +97,15 @@ class Heartbeat:
     def _reach(self, rank: int, address: tuple[str, int] | None) -> None:
         if address is None:
             self.unreached.append(rank)
+            self.why_unreached.append(f"rank {rank} could not listen")
             return
         try:
             connection = socket.create_connection(address, timeout=CONNECT_WAIT)
             connection.setblocking(False)
             connection.send(f"hello {self.rank}\n".encode())
-        except OSError:
+        except OSError as exc:
             self.unreached.append(rank)
+            self.why_unreached.append(f"rank {rank} at {address[0]}:{address[1]}: {exc}")
             return
         self._out.append(connection)
 

@@ -110,6 +110,11 @@ class Watchdog:
         """Start the heartbeats (collective); ``append`` closes the journal from the deputy, ``fault`` records one."""
         self.host = hosts[self.rank]
         beat = Heartbeat.connect(comm, hosts, min(BEAT, self.timeout / 5))
+        if beat.why_unreached:
+            _say(
+                f"collbench: watchdog: rank {self.rank} ({self.host}) cannot send heartbeats to "
+                f"{'; '.join(beat.why_unreached)}; if the job hangs, that listener will not name this rank"
+            )
         self._append, self._fault = append, fault
         self._beat = beat
 
@@ -202,10 +207,10 @@ class Watchdog:
     def _fire(self, what: str, waited: float) -> None:
         """A step outlasted its limit: end the job, naming the cause; never returns."""
         message = (
-            f"collbench: watchdog: rank {self.rank} waited {waited:.1f} s in one call of {what} "
+            f"collbench: watchdog: rank {self.rank} waited {waited:.1f} s without progress in {what} "
             f"(--timeout {self.timeout:g}); ending the job"
         )
-        seen = f"rank {self.rank} ({self.host}) waited {waited:.1f} s in one call of {what}"
+        seen = f"rank {self.rank} ({self.host}) waited {waited:.1f} s without progress in {what}"
         self._end(WATCHDOG_EXIT, message, "hang", seen, call=what, waited_s=round(waited, 3), timeout_s=self.timeout)
 
     def fail(self, error: str) -> None:
@@ -215,7 +220,7 @@ class Watchdog:
         """
         with self._lock:
             what = self._what or "between steps"
-        error = " ".join(error.split())
+        error = _short(error)
         message = f"collbench: rank {self.rank} ({self.host}): MPI error in {what}: {error}; ending the job"
         seen = f"rank {self.rank} ({self.host}) got an MPI error in {what}: {error}"
         self._end(ERROR_EXIT, message, "error", seen, call=what, error=error)
@@ -265,8 +270,7 @@ class Watchdog:
         try:
             if self.rank == 0 and self.close is not None:
                 self.close(fields)
-            elif self._speaks_for_the_job() and self._append is not None:
-                time.sleep(OTHERS_WAIT)  # rank 0 may still be closing them itself
+            elif self._speaks_for_the_job() and self._append is not None:  # at once: the others abort soon
                 self._append({**fields, "closed_by": f"rank {self.rank} (the deputy: rank 0 was lost)"})
             elif wait:
                 time.sleep(OTHERS_WAIT)
@@ -321,6 +325,13 @@ def _group(peers: list[Peer], verb: str, now: float) -> str:
         noun = "rank" if len(ranks) == 1 else "ranks"
         clauses.append(f"{noun} {rank_spans(ranks)} ({host}) {verb}: {when}{last}")
     return "; ".join(clauses)
+
+
+def _short(error: str, most: int = 300) -> str:
+    """An MPI error on one line: its class and its innermost frame (MPICH prints a whole stack)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()] or ["(no message)"]
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _wake_on_sigterm() -> tuple[socket.socket | None, socket.socket | None]:
