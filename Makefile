@@ -17,7 +17,7 @@ RANKS  ?= 4
 ALGOS  ?= ring,tree,mesh,rhd,ps,mpi
 BENCH_ARGS ?= -b 8 -e 16M -f 4 -d float32 -o sum --time-budget 0.3
 
-.PHONY: venv bench test lint clean gpu-check
+.PHONY: venv bench test test-faults lint clean gpu-check
 
 venv: $(STAMP)
 
@@ -45,6 +45,12 @@ TESTS_impi := tests/test_impi.py tests/test_mpi_suite.py
 test: $(STAMP)
 	$(BIN)/python -m ruff check collectives bench reports tests
 	$(BIN)/python -m pytest $(TESTS_$(MPI))
+
+# The fault matrix (tests/faults, about 4 minutes, root): on 2 emulated nodes with Slurm, a cut link, a killed node,
+# a stopped rank (and rank 0 stopped) and a short outage mid-sweep, each under mpiexec, srun and sbatch; every
+# process must end within --timeout + 15 s, keep its rows and name the cause. FAULT_TABLE=FILE collects the figures.
+test-faults: $(STAMP)
+	COLLBENCH_FAULT_TABLE=$(FAULT_TABLE) $(BIN)/python -m pytest tests/faults
 
 # On a GPU machine, in one run: correctness of every algorithm over every GPU transport at 1 and 2 ranks, NCCL, a
 # sweep; results, table.md and report.html in GPU_CHECK_OUT. GPU_PYTHON must have CuPy (and NumPy, pandas, SciPy);

@@ -33,7 +33,7 @@ settings.load_profile("collbench")
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "tests" / "plugins"
 
-collect_ignore = ["mpi", "plugins", "bench"]
+collect_ignore = ["mpi", "plugins", "bench", "faults"]  # faults: its own leg, make test-faults (pytest tests/faults)
 
 
 def mpiexec() -> str:

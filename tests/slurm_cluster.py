@@ -15,7 +15,13 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from capabilities import namespaces_missing, skip_or_fail
+
+from bench import cluster, cluster_slurm
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sacct")
 
@@ -182,3 +188,43 @@ PartitionName=test Nodes={self.host} Default=YES MaxTime=INFINITE State=UP OverS
                     os.kill(int(path.read_text().strip()), 15)
                 except (ProcessLookupError, ValueError):
                     pass
+
+
+def running_from(state: Path) -> list[str]:
+    """Live processes whose command line names ``state`` (munged, slurmctld, the slurmds)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            zombie = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except (OSError, IndexError):
+            continue
+        if str(state) in command and not zombie:
+            found.append(f"{proc.name}: {command.strip()}")
+    return found
+
+
+@contextmanager
+def slurm_on_nodes(state: Path, rate: str) -> Iterator[list[str]]:
+    """Two emulated nodes linked at ``rate`` with Slurm on them (bench.cluster, bench.cluster_slurm), its files in
+    ``state``: their names. Skipped where they cannot run (COLLBENCH_REQUIRE=netns or slurm fails instead);
+    afterwards nothing of either is left, which it asserts."""
+    reason = namespaces_missing()
+    if reason:
+        skip_or_fail("netns", reason)
+    missing = cluster_slurm.missing_commands()
+    if missing:
+        skip_or_fail(
+            "slurm",
+            f"Slurm is not installed here ({', '.join(missing)} missing): apt-get install slurmctld slurmd slurm-client munge",
+        )
+    try:
+        nodes = cluster.up(2, rate)
+        cluster_slurm.start(nodes, state)
+        yield nodes
+    finally:
+        cluster.down()
+        assert not cluster.existing_nodes(), f"namespaces left: {cluster.existing_nodes()}"
+        assert not running_from(state), f"daemons left: {running_from(state)}"
+        assert not cluster_slurm.RECORD.exists()
+        assert not cluster.host_ends(), f"veths left: {cluster.host_ends()}"

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from capabilities import namespaces_missing, skip_or_fail
 from conftest import ROOT
+from slurm_cluster import slurm_on_nodes
 
-from bench import cluster, cluster_slurm
+from bench import cluster_slurm
 from bench.results import load, read_document
 
 BIN = Path(sys.executable).parent
@@ -29,44 +29,14 @@ def _shm() -> set[str]:
     return set(os.listdir("/dev/shm"))
 
 
-def _running_from(state: Path) -> list[str]:
-    """Live processes whose command line names ``state`` (munged, slurmctld, the slurmds)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            zombie = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-        except (OSError, IndexError):
-            continue
-        if str(state) in command and not zombie:
-            found.append(f"{proc.name}: {command.strip()}")
-    return found
-
-
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """Two nodes with Slurm on them: (node names, state folder). Afterwards nothing of either is left."""
-    reason = namespaces_missing()
-    if reason:
-        skip_or_fail("netns", reason)
-    missing = cluster_slurm.missing_commands()
-    if missing:
-        skip_or_fail(
-            "slurm",
-            f"Slurm is not installed here ({', '.join(missing)} missing): apt-get install slurmctld slurmd slurm-client munge",
-        )
     state = tmp_path_factory.mktemp("cluster-slurm")
     before = _shm()
-    try:
-        nodes = cluster.up(2, "2gbit")
-        cluster_slurm.start(nodes, state)
+    with slurm_on_nodes(state, "2gbit") as nodes:
         yield nodes, state
-    finally:
-        cluster.down()
-        assert not cluster.existing_nodes(), f"namespaces left: {cluster.existing_nodes()}"
-        assert not _running_from(state), f"daemons left: {_running_from(state)}"
-        assert not cluster_slurm.RECORD.exists()
-        assert _shm() <= before, f"left in /dev/shm: {sorted(_shm() - before)}"
+    assert _shm() <= before, f"left in /dev/shm: {sorted(_shm() - before)}"
 
 
 def _submit(env: dict[str, str], cwd: Path) -> str:
