@@ -12,7 +12,7 @@ from plotly.offline import get_plotlyjs
 from runs import HOSTILE, SIZES, row, samples, standard_rows, write_run
 
 from bench.cli import main
-from bench.results import flatten, frame, load, read_document
+from bench.results import append_footer, flatten, frame, load, read_document
 from reports.data import load_sets, rows_frame
 from reports.figures import as_drawn, log_axis, read_payload, size_axis, time_label
 from reports.findings import model_bound
@@ -149,10 +149,8 @@ def test_incomplete_run_is_marked(tmp_path):
 
 
 def test_the_cause_of_an_ended_run_is_on_its_card(tmp_path):
-    from bench.results import append_footer
-
     run = write_run(tmp_path / "run", standard_rows(), complete=False)
-    cause = "rank 0 (n1) waited 8.0 s in one call of ring at 1024 B; ranks 2-3 (n2) stopped answering: <cut>"
+    cause = "rank 0 (n1) waited 8.0 s without progress in ring at 1024 B; ranks 2-3 (n2) stopped answering: <cut>"
     append_footer(run, {"complete": False, "aborted": "collbench: watchdog: ...", "cause": {"text": cause}})
     page = build_report(load_sets([str(run)]))
     assert f"<span class='cause'>{html.escape(cause)}</span>" in page
