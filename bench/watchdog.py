@@ -4,7 +4,9 @@ A thread on every rank watches the step in flight: a loop of collective calls (t
 list its samples are written to, without touching the hot path) or any other step of the run
 (a check, an agreement, a barrier). When nothing has moved for ``timeout`` seconds it fires:
 
-1. it sets an alarm whose default action ends the process (SIGALRM), whatever happens next;
+1. it sets an alarm whose default action ends the process (SIGALRM), whatever happens next (while a
+   step is watched, that alarm is always set, a little further out, in case this thread never runs
+   again: a main thread that keeps the GIL cannot stop the end either);
 2. it unlinks the MPICH shared-memory segments its process maps (see below);
 3. it says which call, size and ranks it waited in, with one ``os.write`` on stderr's descriptor;
 4. it names the cause from the heartbeats (:mod:`bench.heartbeat`): which ranks and hosts
@@ -50,7 +52,7 @@ from .mpienv import release_shared_memory
 WATCHDOG_EXIT = 3
 ERROR_EXIT = 1  # an MPI call failed (Watchdog.fail)
 TERMINATED_EXIT = 128 + signal.SIGTERM
-GRACE = 10  # seconds the results may take to close before the alarm ends the process anyway
+GRACE = 7  # seconds the results may take to close before the alarm ends the process anyway (the footer goes first)
 OTHERS_WAIT = 3.0  # ranks other than 0 wait this long before aborting, so rank 0 can close the results first
 ABORT_WAIT = 3.0  # seconds MPI_Abort has to end the job before the process ends itself
 BEAT = 1.0  # seconds between heartbeats (less for a short --timeout)
@@ -134,6 +136,7 @@ class Watchdog:
         self.idle()
         self._stopping = True
         self._thread.join(STOP_WAIT)
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
         if self._wake is not None and threading.current_thread() is threading.main_thread():
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -162,6 +165,9 @@ class Watchdog:
                 waited = time.monotonic() - self._armed_at
             if self._beat is not None:
                 self._beat.beat(what or "between steps", done)
+            # The dead man's switch: should this thread not run again (a main thread that never lets go of the GIL),
+            # the kernel ends the process when the step's time and the whole way out have passed.
+            signal.setitimer(signal.ITIMER_REAL, limit - waited + _way_out() if what else 0.0)
             if what and waited > limit and not self._ending:
                 self._fire(what, waited)
         if self._beat is not None:
@@ -228,7 +234,7 @@ class Watchdog:
     def _end(self, code: int, message: str, kind: str, seen: str, **fields: Any) -> None:
         """Report, close the results, abort the job, end this process with ``code``; never returns."""
         self._ending = True
-        signal.alarm(GRACE + int(OTHERS_WAIT + ABORT_WAIT) + 1)
+        signal.setitimer(signal.ITIMER_REAL, _way_out())
         release_shared_memory()
         _say(message)
         cause = {**self._cause(kind, seen), **fields}
@@ -345,6 +351,11 @@ def _wake_on_sigterm() -> tuple[socket.socket | None, socket.socket | None]:
     except (OSError, ValueError):
         return None, None
     return reader, writer
+
+
+def _way_out() -> float:
+    """Seconds from firing to the end of the process at the latest: closing the results, the others' wait, the abort."""
+    return GRACE + OTHERS_WAIT + ABORT_WAIT + 1
 
 
 def _exit_after(seconds: float, code: int) -> None:

@@ -6,6 +6,8 @@
 : "${COLLBENCH_SRUN_MPI:=pmix}"    # srun --mpi=TYPE (pmix, pmi2, ...), or "mpiexec" to launch with mpiexec
 : "${COLLBENCH_OUTDIR:=$PWD/collbench-results}"   # results go to $COLLBENCH_OUTDIR/<job id>
 : "${COLLBENCH_LABEL:=${SLURM_CLUSTER_NAME:-slurm}-${SLURM_JOB_ID:-local}}"
+: "${COLLBENCH_TIMEOUT:=600}"     # collbench run --timeout: end the whole job when a step makes no progress for this
+                                  # many seconds (a hung call, a cut link, a dead node), naming the cause; "" for none
 
 collbench_setup() {
     if [ -n "$COLLBENCH_MODULES" ]; then

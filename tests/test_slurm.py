@@ -182,6 +182,7 @@ def test_gpu_script_checks_and_renders_without_a_gpu(tmp_path):
         "srun --mpi=pmi2 --kill-on-bad-exit=1 collbench run --device gpu --cuda-aware auto --transport nccl-p2p --algo nccl,"
     )
     assert f"--out {tmp_path / 'results' / '42'}" in line
+    assert "--timeout 600" in line  # common.sh's COLLBENCH_TIMEOUT: a hang or a lost node ends the job, named
     directives = [d for d in (SLURM_DIR / "allreduce-gpu.sbatch").read_text().splitlines() if d.startswith("#SBATCH")]
     assert "#SBATCH --gpus-per-node=4" in directives  # per node: a task's peers' GPUs stay visible for CUDA IPC
     assert not [d for d in directives if "--gpus-per-task" in d or "--gpu-bind" in d]

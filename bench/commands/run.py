@@ -47,6 +47,7 @@ from ..watchdog import Watchdog
 
 HELP = "run an all-reduce sweep (under mpiexec or srun)"
 CALIBRATION_LIMIT = 600.0  # seconds --timeout gives a whole calibration, which reports no progress of its own
+STARTUP_LIMIT = 120.0  # seconds --timeout gives the start (opening a GPU and NCCL, heartbeats), at least
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -392,7 +393,7 @@ def main(args: argparse.Namespace) -> int:
     root = comm.Get_rank() == 0
     watchdog = _start_watchdog(args.timeout, comm)
     watch = watchdog.watch if watchdog else _unwatched
-    watch("starting: agreeing on the settings, describing the job")
+    watch("starting: agreeing on the settings, describing the job", limit=max(args.timeout or 0, STARTUP_LIMIT))
     threads = thread_level()
     config.thread_level = threads["provided"]
     config.algos = agree(comm, lambda: forced_algorithms(config.algos))

@@ -139,3 +139,23 @@ def test_every_ending_closes_the_results_with_its_cause_and_ends_the_process(how
     expected = said % socket.gethostname() if "%s" in said else said
     assert f"closing: {expected}" in out, out
     assert ("abort" in out) == (how != "sigterm")  # a SIGTERM ends the job already: no abort
+
+
+KEEPS_THE_GIL = """
+import re, time
+from bench import watchdog
+watchdog.GRACE, watchdog.OTHERS_WAIT, watchdog.ABORT_WAIT = 1, 0.2, 0.2
+dog = watchdog.Watchdog(0.5, 1, None, poll=0.05)
+dog.watch("a call that never lets go of the GIL", [0.0])
+time.sleep(0.3)  # the thread sets its alarm
+re.match(r"(a+)+$", "a" * 64 + "b")  # backtracking for ages, in C, holding the GIL: the thread never runs again
+"""
+
+
+def test_a_main_thread_that_keeps_the_gil_cannot_stop_the_end():
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", KEEPS_THE_GIL], capture_output=True, text=True, env=launch_env(), cwd=ROOT, timeout=60
+    )
+    assert done.returncode == -signal.SIGALRM, (done.stdout, done.stderr)
+    assert time.monotonic() - started < 15
