@@ -1,18 +1,19 @@
-"""Who still answers: every rank's watchdog beats to rank 0 and to a deputy over TCP, outside MPI.
+"""Who still answers: every rank's watchdog beats to rank 0 and to a deputy over TCP, outside MPI, and back.
 
 When a collective hangs, every rank waits, and MPI says nothing about why. The watchdog
 (:mod:`bench.watchdog`) needs to say which ranks and hosts stopped answering, so each rank's
 watchdog thread sends a short line every ``interval`` seconds, on a TCP connection of its own,
 to two listeners: rank 0 and a deputy (the first rank on another host than rank 0's, else rank
-1), which also beat to each other. A line says what the rank is in and how many of its calls
-completed. A listener then sees three kinds of peer:
+1), which also beat to each other, and back to every rank on the same connections. A line says what
+the rank is in and how many of its calls completed. A listener then sees three kinds of peer:
 
 - one that beats: alive, whatever MPI is doing;
 - one that went silent: a cut link, a dead node or a stopped process (SIGSTOP);
 - one whose connection closed without a ``bye``: its process ended (killed, or crashed).
 
 The deputy is there for the run whose rank 0 is the one lost: it can still name the cause and
-close the journal. Sends never block (a beat that does not fit is dropped) and the thread reads
+close the journal. Every other rank hears the two listeners, so a rank that waits outside the
+ranks being measured (``--ranks``) knows the sweep goes on while rank 0 beats. Sends never block (a beat that does not fit is dropped) and the thread reads
 with ``select`` under a timeout, so a dead peer costs nothing but its silence. The traffic is
 about 100 bytes per rank per beat. Addresses come from each host's name as the host resolves it;
 where that fails or a connection cannot be made in ``CONNECT_WAIT`` seconds, the rank is simply
@@ -61,12 +62,12 @@ class Heartbeat:
         self.interval = interval
         self.deputy = deputy_of(hosts)
         self.listens = rank in (0, self.deputy)
-        self.peers = {r: Peer(r, h) for r, h in enumerate(hosts) if r != rank} if self.listens else {}
+        heard = range(len(hosts)) if self.listens else [r for r in (0, self.deputy) if r is not None]
+        self.peers = {r: Peer(r, hosts[r]) for r in heard if r != rank}  # everyone, or the two listeners
         self.unreached: list[int] = []  # listeners this rank could not connect to
         self.why_unreached: list[str] = []  # and why, one line each
         self._listener: socket.socket | None = None
-        self._out: list[socket.socket] = []
-        self._in: dict[socket.socket, tuple[int | None, bytes]] = {}  # connection -> (its rank, unread bytes)
+        self._links: dict[socket.socket, tuple[int | None, bytes]] = {}  # connection -> (its peer, unread bytes)
         self._next_beat = 0.0
         self.started = time.monotonic()
 
@@ -107,7 +108,7 @@ class Heartbeat:
             self.unreached.append(rank)
             self.why_unreached.append(f"rank {rank} at {address[0]}:{address[1]}: {exc}")
             return
-        self._out.append(connection)
+        self._links[connection] = (rank, b"")
 
     def beat(self, state: str, done: int) -> None:
         """Say what this rank is in, if a beat is due; never blocks (a beat that does not fit is dropped)."""
@@ -120,20 +121,20 @@ class Heartbeat:
     def bye(self) -> None:
         """The run ended normally: say so, and close every connection."""
         self._send(f"{self.rank} bye\n".encode())
-        for sock in [*self._out, *self._in, *[s for s in [self._listener] if s is not None]]:
+        for sock in [*self._links, *[s for s in [self._listener] if s is not None]]:
             sock.close()
-        self._out, self._in, self._listener = [], {}, None
+        self._links, self._listener = {}, None
 
     def _send(self, line: bytes) -> None:
-        for connection in self._out:
+        for connection in self._links:  # out to the listeners; on a listener, back to every rank too
             try:
                 connection.send(line, socket.MSG_DONTWAIT)
             except OSError:
                 pass  # full (the peer is not reading), or gone: its listener sees that from its side
 
     def sockets(self) -> list[socket.socket]:
-        """What the watchdog thread waits on: the listener and every connection in."""
-        return [s for s in [self._listener] if s is not None] + list(self._in)
+        """What the watchdog thread waits on: the listener and every connection."""
+        return [s for s in [self._listener] if s is not None] + list(self._links)
 
     def handle(self, readable: list[Any]) -> list[Peer]:
         """Read what ``select`` found ready; the peers whose process ended (closed without a bye) now."""
@@ -141,7 +142,7 @@ class Heartbeat:
         for sock in readable:
             if sock is self._listener:
                 self._accept()
-            elif sock in self._in:
+            elif sock in self._links:
                 peer = self._read(sock)
                 if peer is not None:
                     ended.append(peer)
@@ -154,10 +155,10 @@ class Heartbeat:
             except OSError:
                 return
             connection.setblocking(False)
-            self._in[connection] = (None, b"")
+            self._links[connection] = (None, b"")
 
     def _read(self, sock: socket.socket) -> Peer | None:
-        rank, pending = self._in[sock]
+        rank, pending = self._links[sock]
         try:
             data = sock.recv(65536)
         except OSError as exc:
@@ -166,7 +167,7 @@ class Heartbeat:
             data = b""
         now = time.monotonic()
         if not data:  # closed: after a bye, the run's end; without one, the process ended
-            del self._in[sock]
+            del self._links[sock]
             sock.close()
             peer = self.peers.get(rank) if rank is not None else None
             if peer is not None and not peer.said_bye and peer.ended is None:
@@ -176,7 +177,7 @@ class Heartbeat:
         *lines, rest = (pending + data).split(b"\n")
         for line in lines:
             rank = self._line(line.decode("utf-8", "replace"), rank, now)
-        self._in[sock] = (rank, rest[-4096:])
+        self._links[sock] = (rank, rest[-4096:])
         return None
 
     def _line(self, line: str, rank: int | None, now: float) -> int | None:
@@ -192,6 +193,11 @@ class Heartbeat:
         elif len(words) == 3 and words[1].isdigit():
             peer.done, peer.state = int(words[1]), words[2]
         return peer.rank
+
+    def heard(self, rank: int) -> float | None:
+        """When ``rank`` was last heard (monotonic), if this rank hears it at all."""
+        peer = self.peers.get(rank)
+        return None if peer is None else peer.heard
 
     def silent(self, now: float | None = None) -> list[Peer]:
         """Peers not heard for :data:`SILENT_BEATS` beats, and peers whose process ended, by rank."""

@@ -88,6 +88,7 @@ class Watchdog:
         self._progress: list[float] | None = None
         self._armed_at = 0.0
         self._last_count = 0
+        self._outside = False
         self._lock = threading.Lock()
         self._beat: Heartbeat | None = None
         self._append: Callable[[Fields], bool] | None = None
@@ -120,11 +121,18 @@ class Watchdog:
         self._append, self._fault = append, fault
         self._beat = beat
 
-    def watch(self, what: str, progress: list[float] | None = None, limit: float | None = None) -> None:
-        """Start watching the step ``what``; ``progress`` fills with nonzero values as calls end; ``limit`` s."""
+    def watch(
+        self, what: str, progress: list[float] | None = None, limit: float | None = None, outside: bool = False
+    ) -> None:
+        """Start watching the step ``what``; ``progress`` fills with nonzero values as calls end; ``limit`` s.
+
+        ``outside``: this rank waits while others run (a smaller ``--ranks``), for as long as they take;
+        rank 0's heartbeats are its progress, so it fires when rank 0 is silent for ``limit``.
+        """
+        self._park_if_ending()
         with self._lock:
             self._what, self._progress, self._limit = what, progress, limit or self.timeout
-            self._armed_at, self._last_count = time.monotonic(), 0
+            self._armed_at, self._last_count, self._outside = time.monotonic(), 0, outside
 
     def idle(self) -> None:
         """Nothing to watch (a step without MPI, such as writing the results)."""
@@ -133,6 +141,7 @@ class Watchdog:
 
     def stop(self) -> None:
         """The run ended normally: say so to the listeners, end the thread, give SIGTERM back."""
+        self._park_if_ending()
         self.idle()
         self._stopping = True
         self._thread.join(STOP_WAIT)
@@ -140,6 +149,12 @@ class Watchdog:
         if self._wake is not None and threading.current_thread() is threading.main_thread():
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def _park_if_ending(self) -> None:
+        """Once the thread is ending the job, the main thread goes no further (no call, no second close of the
+        results) until the process ends: by the thread, or by the alarm set for the way out."""
+        if self._ending and threading.current_thread() is not self._thread:
+            threading.Event().wait()
 
     def _completed(self) -> int:
         progress = self._progress
@@ -162,12 +177,15 @@ class Watchdog:
                 done = self._completed()
                 if done != self._last_count:
                     self._last_count, self._armed_at = done, time.monotonic()
+                heard = self._beat.heard(0) if self._outside and self._beat is not None else None
+                if heard is not None and heard > self._armed_at:  # rank 0 goes on: so does the sweep
+                    self._armed_at = heard
                 waited = time.monotonic() - self._armed_at
             if self._beat is not None:
                 self._beat.beat(what or "between steps", done)
             # The dead man's switch: should this thread not run again (a main thread that never lets go of the GIL),
             # the kernel ends the process when the step's time and the whole way out have passed.
-            signal.setitimer(signal.ITIMER_REAL, limit - waited + _way_out() if what else 0.0)
+            signal.setitimer(signal.ITIMER_REAL, max(0.01, limit - waited + _way_out()) if what else 0.0)
             if what and waited > limit and not self._ending:
                 self._fire(what, waited)
         if self._beat is not None:
@@ -288,7 +306,7 @@ class Watchdog:
         now = time.monotonic()
         cause: Fields = {"kind": kind, "seen_by": {"rank": self.rank, "host": self.host}, "seen": seen}
         parts = [seen]
-        if self._beat is not None and self._beat.listens:
+        if self._beat is not None:  # rank 0 and the deputy hear every rank; the others hear those two
             lost = self._beat.silent(now)
             ended = [p for p in lost if p.ended is not None]
             quiet = [p for p in lost if p.ended is None]
@@ -298,10 +316,8 @@ class Watchdog:
                 parts.append(_group(ended, "ended without a word", now))
             if quiet:
                 parts.append(_group(quiet, "stopped answering", now))
-            if not lost:
+            if not lost and self._beat.listens:
                 parts.append("every other rank still answers (a deadlock or a lost message, not a lost rank)")
-        elif self._beat is not None:
-            cause["heard_by"] = sorted({0, self._beat.deputy or 0})  # rank 0 and the deputy name the lost ranks
         cause["text"] = "; ".join(parts)
         return cause
 

@@ -153,6 +153,17 @@ def test_watchdog_aborts_a_hung_collective_and_keeps_the_results(tmp_path):
     assert sorted(set(load(out)["bytes"])) == [1024]  # the size before the hang, both placements
 
 
+def test_a_rank_outside_a_smaller_ranks_count_waits_as_long_as_rank_0_beats(tmp_path):
+    """--ranks 2 on 3 ranks: rank 2 waits at the barrier for the whole sweep, far past --timeout, and must not fire."""
+    out = tmp_path / "outside"
+    args = ["--algo", "ring", "--ranks", "2", "-b", "256K", "-e", "256K", "-n", "10000", "--placement", "out"]
+    done = run_collbench(3, "run", *args, "--timeout", "1", "--out", str(out), timeout=120)
+    assert done.returncode == 0, done.stderr
+    document = read_document(out)
+    assert document["complete"] is True and [r["p"] for r in document["rows"]] == [2]
+    assert sum(document["rows"][0]["samples_s"]) > 1.5  # rank 2 waited longer than --timeout without a call of its own
+
+
 @pytest.mark.kills_ranks
 def test_a_killed_rank_ends_the_job_and_completed_rows_survive(tmp_path):
     out = tmp_path / "killed"

@@ -46,7 +46,7 @@ def test_a_listener_tells_beating_silent_and_ended_ranks_apart():
         done.beat("between steps", 0)
         _pump(root, 0.05)
     done.bye()  # a normal end: neither silent nor ended
-    for sock in killed._out:  # a killed process: the kernel closes its connection, no bye
+    for sock in list(killed._links):  # a killed process: the kernel closes its connection, no bye
         sock.close()
     ended = _pump(root, 0.1)
     assert [p.rank for p in ended] == [3]
@@ -59,6 +59,20 @@ def test_a_listener_tells_beating_silent_and_ended_ranks_apart():
     assert [(p.rank, p.ended is not None) for p in lost] == [(2, False), (3, True)]
     assert lost[0].state == "mpi at 64 B" and lost[0].host == "n2" and lost[0].done == 2
     assert root.peers[1].done == 3 and root.peers[4].said_bye
+
+
+def test_every_rank_hears_rank_0_on_its_own_connection():
+    """Rank 0 beats back on the connections in: a rank waiting outside the sweep knows it goes on."""
+    root, other = _job(2, 0.05)
+    assert other.heard(0) is None and other.heard(1) is None
+    _pump(root, 0.05)  # rank 0 takes the connection in
+    root._next_beat = 0.0
+    root.beat("ring at 8 B, world ranks 0-1", 4)
+    _pump(other, 0.1)
+    assert other.heard(0) is not None and other.peers[0].state == "ring at 8 B, world ranks 0-1"
+    root.bye()
+    assert [p.rank for p in _pump(other, 0.1)] == []  # a bye, then the close: the end of the run, not a loss
+    assert other.peers[0].said_bye and other.silent() == []
 
 
 def test_beats_never_block_when_no_one_reads():
