@@ -15,9 +15,10 @@ The deputy is there for the run whose rank 0 is the one lost: it can still name 
 close the journal. Every other rank hears the two listeners, so a rank that waits outside the
 ranks being measured (``--ranks``) knows the sweep goes on while rank 0 beats. Sends never block (a beat that does not fit is dropped) and the thread reads
 with ``select`` under a timeout, so a dead peer costs nothing but its silence. The traffic is
-about 100 bytes per rank per beat. Addresses come from each host's name as the host resolves it;
+about 100 bytes per rank per beat. Addresses come from each host's name as the host resolves it
+(or, where that is a loopback address in a job across hosts, from the host's default route);
 where that fails or a connection cannot be made in ``CONNECT_WAIT`` seconds, the rank is simply
-not heard, and the cause says so.
+not heard, it says so at the start, and the cause says "never heard".
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class Heartbeat:
     def _listen(self) -> tuple[str, int] | None:
         try:
             own = socket.gethostbyname(socket.gethostname())
+            if own.startswith("127.") and len(set(self.hosts)) > 1:  # Debian's "127.0.1.1 <host>", across hosts
+                own = _routed_address() or own
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.bind(("", 0))
             listener.listen(4096)
@@ -211,6 +214,16 @@ class Heartbeat:
             if peer.ended is not None or now - last > quiet:
                 found.append(peer)
         return sorted(found, key=lambda p: p.rank)
+
+
+def _routed_address() -> str | None:
+    """This host's address on its default route (a UDP socket's connect picks it and sends nothing)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routed like any outside address, never reached
+            return probe.getsockname()[0]
+    except OSError:
+        return None
 
 
 def rank_spans(ranks: list[int]) -> str:

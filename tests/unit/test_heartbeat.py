@@ -93,3 +93,13 @@ def test_a_listener_out_of_reach_is_noted_not_waited_for():
     beat._reach(0, ("127.0.0.1", 1))  # nothing listens there
     beat._reach(0, None)  # the listener could not open
     assert beat.unreached == [0, 0] and time.monotonic() - started < heartbeat.CONNECT_WAIT + 1
+
+
+def test_a_host_name_on_loopback_is_not_what_other_hosts_are_told(monkeypatch):
+    """Debian's /etc/hosts names the host 127.0.1.1: across hosts, the listener gives its default route's address."""
+    monkeypatch.setattr(heartbeat.socket, "gethostbyname", lambda name: "127.0.1.1")
+    monkeypatch.setattr(heartbeat, "_routed_address", lambda: "10.9.9.9")
+    across, alone = Heartbeat(0, ["n1", "n2"], 1.0), Heartbeat(0, ["n1", "n1"], 1.0)
+    assert across._listen()[0] == "10.9.9.9" and alone._listen()[0] == "127.0.1.1"
+    across.bye()
+    alone.bye()
