@@ -185,7 +185,10 @@ class Heartbeat:
 
     def _line(self, line: str, rank: int | None, now: float) -> int | None:
         words = line.split(" ", 2)
-        if words[0] == "hello" and len(words) == 2 and words[1].isdigit():
+        if words[0] == "hello" and len(words) == 2 and words[1].isdigit():  # its first word, sent as it connects
+            peer = self.peers.get(int(words[1]))
+            if peer is not None:
+                peer.heard = now
             return int(words[1])
         if not words[0].isdigit() or int(words[0]) not in self.peers:
             return rank

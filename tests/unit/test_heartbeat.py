@@ -65,7 +65,8 @@ def test_every_rank_hears_rank_0_on_its_own_connection():
     """Rank 0 beats back on the connections in: a rank waiting outside the sweep knows it goes on."""
     root, other = _job(2, 0.05)
     assert other.heard(0) is None and other.heard(1) is None
-    _pump(root, 0.05)  # rank 0 takes the connection in
+    _pump(root, 0.05)  # rank 0 takes the connection in, and its hello: the rank is heard before its first beat
+    assert root.heard(1) is not None and root.peers[1].state == ""
     root._next_beat = 0.0
     root.beat("ring at 8 B, world ranks 0-1", 4)
     _pump(other, 0.1)
