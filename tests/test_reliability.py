@@ -156,12 +156,13 @@ def test_watchdog_aborts_a_hung_collective_and_keeps_the_results(tmp_path):
 def test_a_rank_outside_a_smaller_ranks_count_waits_as_long_as_rank_0_beats(tmp_path):
     """--ranks 2 on 3 ranks: rank 2 waits at the barrier for the whole sweep, far past --timeout, and must not fire."""
     out = tmp_path / "outside"
-    args = ["--algo", "ring", "--ranks", "2", "-b", "256K", "-e", "256K", "-n", "10000", "--placement", "out"]
+    args = ["--algo", "ring", "--ranks", "2", "-b", "256K", "-e", "256K", "-n", "15000", "--placement", "out"]
     done = run_collbench(3, "run", *args, "--timeout", "1", "--out", str(out), timeout=120)
     assert done.returncode == 0, done.stderr
     document = read_document(out)
     assert document["complete"] is True and [r["p"] for r in document["rows"]] == [2]
-    assert sum(document["rows"][0]["samples_s"]) > 1.5  # rank 2 waited longer than --timeout without a call of its own
+    # rank 2 waited at least as long as the timed loop, longer than --timeout, without a call of its own
+    assert sum(document["rows"][0]["samples_s"]) > 1.0
 
 
 @pytest.mark.kills_ranks
