@@ -65,8 +65,7 @@ class Heartbeat:
         self.listens = rank in (0, self.deputy)
         heard = range(len(hosts)) if self.listens else [r for r in (0, self.deputy) if r is not None]
         self.peers = {r: Peer(r, hosts[r]) for r in heard if r != rank}  # everyone, or the two listeners
-        self.unreached: list[int] = []  # listeners this rank could not connect to
-        self.why_unreached: list[str] = []  # and why, one line each
+        self.unreached: list[str] = []  # the listeners this rank could not connect to, and why, one line each
         self._listener: socket.socket | None = None
         self._links: dict[socket.socket, tuple[int | None, bytes]] = {}  # connection -> (its peer, unread bytes)
         self._next_beat = 0.0
@@ -100,16 +99,14 @@ class Heartbeat:
 
     def _reach(self, rank: int, address: tuple[str, int] | None) -> None:
         if address is None:
-            self.unreached.append(rank)
-            self.why_unreached.append(f"rank {rank} could not listen")
+            self.unreached.append(f"rank {rank} could not listen")
             return
         try:
             connection = socket.create_connection(address, timeout=CONNECT_WAIT)
             connection.setblocking(False)
             connection.send(f"hello {self.rank}\n".encode())
         except OSError as exc:
-            self.unreached.append(rank)
-            self.why_unreached.append(f"rank {rank} at {address[0]}:{address[1]}: {exc}")
+            self.unreached.append(f"rank {rank} at {address[0]}:{address[1]}: {exc}")
             return
         self._links[connection] = (rank, b"")
 

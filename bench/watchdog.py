@@ -113,10 +113,10 @@ class Watchdog:
         """Start the heartbeats (collective); ``append`` closes the journal from the deputy, ``fault`` records one."""
         self.host = hosts[self.rank]
         beat = Heartbeat.connect(comm, hosts, min(BEAT, self.timeout / 5))
-        if beat.why_unreached:
+        if beat.unreached:
             _say(
                 f"collbench: watchdog: rank {self.rank} ({self.host}) cannot send heartbeats to "
-                f"{'; '.join(beat.why_unreached)}; if the job hangs, that listener will not name this rank"
+                f"{'; '.join(beat.unreached)}; if the job hangs, that listener will not name this rank"
             )
         self._append, self._fault = append, fault
         self._beat = beat
